@@ -255,7 +255,7 @@ def parse_date_filter(name: str, value: str) -> tuple[datetime, bool]:
         raise TwilioApiError(400, 20001, f"Invalid {name}: {value!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment, False
+    return moment.astimezone(UTC), False
 
 
 def date_sent_matches(sent: float | None, filters: dict[str, str]) -> bool:
@@ -269,7 +269,9 @@ def date_sent_matches(sent: float | None, filters: dict[str, str]) -> bool:
         moment, whole_day = parse_date_filter(name, value)
         # Twilio has second precision; a moment covers that whole second.
         span_end = moment + (timedelta(days=1) if whole_day else timedelta(seconds=1))
-        if name == "DateSent" and not (moment <= sent_at < span_end):
+        # DateSent= names a day even when sent as a full timestamp (the SDK always
+        # sends one), as a one-second match would be useless.
+        if name == "DateSent" and sent_at.date() != moment.date():
             return False
         if name == "DateSent>" and sent_at < moment:
             return False
