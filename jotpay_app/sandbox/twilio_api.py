@@ -21,6 +21,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+import logging
 import math
 import re
 import secrets
@@ -45,6 +46,8 @@ from starlette.routing import BaseRoute, Route
 
 from jotpay_app.sandbox import twilio_outbox
 from jotpay_app.sandbox.twilio_store import Job, MessageRecord, TwilioStore, newest_first
+
+_logger = logging.getLogger("jotpay.sandbox.twilio")
 
 API_VERSION = "2010-04-01"
 ERROR_DOCS = "https://www.twilio.com/docs/errors/"
@@ -790,6 +793,11 @@ class TwilioSandbox:
                 self._apply_transition(job)
             else:
                 await self._deliver_webhook(job)
+        except Exception:
+            # A job that crashes would otherwise be picked up again at once, forever.
+            _logger.exception("dropping sandbox job %s after an error", job["id"])
+            with self.store.transaction() as store:
+                store.jobs = [j for j in store.jobs if j["id"] != job["id"]]
         finally:
             self._in_flight.discard(job["id"])
             self._wake.set()
