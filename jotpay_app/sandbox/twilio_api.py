@@ -28,7 +28,7 @@ import secrets
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -952,7 +952,7 @@ class TwilioSandbox:
 
 def create_routes(
     cfg: TwilioSandboxConfig,
-) -> tuple[list[BaseRoute], Callable[[], Any]]:
+) -> tuple[list[BaseRoute], Callable[[], AbstractAsyncContextManager[None]]]:
     """Routes of the Twilio stand-in and the lifespan that runs its background worker."""
     sandbox = TwilioSandbox(cfg)
     api = f"/{API_VERSION}/Accounts/{{account_sid}}"
