@@ -18,7 +18,7 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -484,7 +484,7 @@ class StripeApi:
 
 def create_routes(
     cfg: StripeSandboxConfig,
-) -> tuple[list[BaseRoute], Callable[[], Any]]:
+) -> tuple[list[BaseRoute], Callable[[], AbstractAsyncContextManager[None]]]:
     """Routes for the Stripe stand-in and a zero-argument lifespan (async context manager)."""
     api = StripeApi(cfg)
     return api.routes(), api.lifespan

@@ -301,7 +301,14 @@ class StripeLedger:
         profile = params.child("business_profile")
         profile_update: dict[str, str | None] = {}
         if profile is not None:
-            for key in ("name", "url", "mcc", "product_description", "support_email"):
+            for key in (
+                "name",
+                "url",
+                "mcc",
+                "product_description",
+                "support_email",
+                "support_phone",
+            ):
                 if profile.has(key):
                     profile_update[key] = profile.text(key)
         if email is not None:
