@@ -31,6 +31,14 @@ PAGE_SESSION_TTL = 3600  # onboarding / dashboard pages stay usable this long on
 CHECKOUT_MIN_TTL = 30 * 60
 CHECKOUT_MAX_TTL = 24 * 3600
 MAX_AMOUNT = 99_999_999
+BUSINESS_PROFILE_FIELDS = (
+    "name",
+    "url",
+    "mcc",
+    "product_description",
+    "support_email",
+    "support_phone",
+)
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 # Names Stripe uses in "No such ..." messages.
@@ -256,15 +264,11 @@ class StripeLedger:
                 capability = capability_params.child(name)
                 if capability is not None and capability.boolean("requested"):
                     capabilities.append(name)
-        business_name = None
+        profile_fields: dict[str, str | None] = {}
         profile = params.child("business_profile")
         if profile is not None:
-            business_name = profile.text("name")
-            mcc = profile.text("mcc")
-            url = profile.text("url")
-            product_description = profile.text("product_description")
-            support_email = profile.text("support_email")
-            support_phone = profile.text("support_phone")
+            profile_fields = {key: profile.text(key) for key in BUSINESS_PROFILE_FIELDS}
+        business_name = profile_fields.pop("name", None)
         metadata = params.metadata()
         params.ignore("default_currency", "settings")
         account_id = self.store.new_id("acct", 16)
@@ -278,16 +282,7 @@ class StripeLedger:
             business_type=business_type,
             business_name=business_name,
         )
-        if profile is not None:
-            acct["business_profile"].update(
-                {
-                    "mcc": mcc,
-                    "url": url,
-                    "product_description": product_description,
-                    "support_email": support_email,
-                    "support_phone": support_phone,
-                }
-            )
+        acct["business_profile"].update(profile_fields)
         return self.store.put(acct)
 
     def update_account(
@@ -301,14 +296,7 @@ class StripeLedger:
         profile = params.child("business_profile")
         profile_update: dict[str, str | None] = {}
         if profile is not None:
-            for key in (
-                "name",
-                "url",
-                "mcc",
-                "product_description",
-                "support_email",
-                "support_phone",
-            ):
+            for key in BUSINESS_PROFILE_FIELDS:
                 if profile.has(key):
                     profile_update[key] = profile.text(key)
         if email is not None:
