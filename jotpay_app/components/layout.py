@@ -93,8 +93,9 @@ def navbar() -> rx.Component:
                 underline="none",
                 color="inherit",
             ),
-            rx.hstack(*[nav_link(*item) for item in NAV_ITEMS], spacing="1", as_="nav",
-                      aria_label="Main"),
+            rx.hstack(
+                *[nav_link(*item) for item in NAV_ITEMS], spacing="1", as_="nav", aria_label="Main"
+            ),
             rx.spacer(),
             sandbox_badge(),
             account_menu(),

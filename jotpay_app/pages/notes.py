@@ -9,17 +9,23 @@ from jotpay_app.services.notes import NoteCandidate
 from jotpay_app.state.notes import NotesState as S
 
 
-def text_field(label: str, name: str, value: rx.Var, on_change, placeholder: str) -> rx.Component:  # noqa: ANN001
+def text_field(label: str, name: str, value: rx.Var, on_change, placeholder: str) -> rx.Component:
     error = S.errors.get(name, "")
     return rx.vstack(
         rx.el.label(label, html_for=f"note-{name}", font_weight="500"),
         rx.text_area(
-            id=f"note-{name}", value=value, on_change=on_change, placeholder=placeholder,
-            rows="3", width="100%",
+            id=f"note-{name}",
+            value=value,
+            on_change=on_change,
+            placeholder=placeholder,
+            rows="3",
+            width="100%",
             aria_invalid=rx.cond(error != "", "true", "false"),
         ),
-        rx.cond(error != "", rx.text(error, color_scheme="red", size="2",
-                                     id=f"note-{name}-error", role="alert")),
+        rx.cond(
+            error != "",
+            rx.text(error, color_scheme="red", size="2", id=f"note-{name}-error", role="alert"),
+        ),
         spacing="1",
         width="100%",
     )
@@ -43,22 +49,56 @@ def note_form() -> rx.Component:
                     id="note-appointment",
                     value=S.appointment_id,
                     on_change=S.set_appointment_id,
-                    style={"padding": "0.5rem", "border-radius": "6px", "width": "100%",
-                           "border": "1px solid var(--gray-7)", "background": "var(--color-panel)"},
+                    style={
+                        "padding": "0.5rem",
+                        "border-radius": "6px",
+                        "width": "100%",
+                        "border": "1px solid var(--gray-7)",
+                        "background": "var(--color-panel)",
+                    },
                 ),
-                rx.cond(appointment_error != "", rx.text(appointment_error, color_scheme="red",
-                                                         size="2", id="note-appointment-error",
-                                                         role="alert")),
-                text_field("What the patient reported (S)", "subjective", S.subjective,
-                           S.set_subjective, "e.g. Reports better sleep; work stress still high."),
-                text_field("What you observed (O)", "objective", S.objective, S.set_objective,
-                           "e.g. Alert, engaged, affect congruent."),
-                text_field("Assessment (A)", "assessment", S.assessment, S.set_assessment,
-                           "e.g. Progressing toward goals."),
-                text_field("Plan (P)", "plan", S.plan, S.set_plan,
-                           "e.g. Continue weekly sessions."),
-                rx.button(rx.icon("sparkles", size=16), "Generate note", type="submit",
-                          id="generate-note", loading=S.generating, size="3"),
+                rx.cond(
+                    appointment_error != "",
+                    rx.text(
+                        appointment_error,
+                        color_scheme="red",
+                        size="2",
+                        id="note-appointment-error",
+                        role="alert",
+                    ),
+                ),
+                text_field(
+                    "What the patient reported (S)",
+                    "subjective",
+                    S.subjective,
+                    S.set_subjective,
+                    "e.g. Reports better sleep; work stress still high.",
+                ),
+                text_field(
+                    "What you observed (O)",
+                    "objective",
+                    S.objective,
+                    S.set_objective,
+                    "e.g. Alert, engaged, affect congruent.",
+                ),
+                text_field(
+                    "Assessment (A)",
+                    "assessment",
+                    S.assessment,
+                    S.set_assessment,
+                    "e.g. Progressing toward goals.",
+                ),
+                text_field(
+                    "Plan (P)", "plan", S.plan, S.set_plan, "e.g. Continue weekly sessions."
+                ),
+                rx.button(
+                    rx.icon("sparkles", size=16),
+                    "Generate note",
+                    type="submit",
+                    id="generate-note",
+                    loading=S.generating,
+                    size="3",
+                ),
                 spacing="3",
                 width="100%",
             ),
@@ -77,8 +117,13 @@ def generated_note() -> rx.Component:
                 rx.text("for ", S.generated_patient, color_scheme="gray", size="2"),
                 align="center",
             ),
-            rx.text(S.generated_content, white_space="pre-wrap", size="2", id="generated-note",
-                    margin_top="0.75rem"),
+            rx.text(
+                S.generated_content,
+                white_space="pre-wrap",
+                size="2",
+                id="generated-note",
+                margin_top="0.75rem",
+            ),
             id="generated-note-card",
         ),
     )

@@ -64,8 +64,14 @@ def mobile_editor() -> rx.Component:
             ),
             rx.hstack(
                 rx.button("Save", type="submit", id="save-mobile", loading=S.saving_mobile),
-                rx.button("Cancel", type="button", variant="soft", color_scheme="gray",
-                          on_click=S.cancel_edit_mobile, id="cancel-mobile"),
+                rx.button(
+                    "Cancel",
+                    type="button",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=S.cancel_edit_mobile,
+                    id="cancel-mobile",
+                ),
             ),
             spacing="2",
         ),
@@ -90,9 +96,13 @@ def contact_card() -> rx.Component:
                             rx.text("No mobile number", color_scheme="gray", id="patient-mobile"),
                         ),
                         rx.button(
-                            rx.icon("pencil", size=14), "Edit",
-                            size="1", variant="ghost", on_click=S.start_edit_mobile,
-                            id="edit-mobile", aria_label="Edit mobile number",
+                            rx.icon("pencil", size=14),
+                            "Edit",
+                            size="1",
+                            variant="ghost",
+                            on_click=S.start_edit_mobile,
+                            id="edit-mobile",
+                            aria_label="Edit mobile number",
                         ),
                         align="center",
                     ),
@@ -106,8 +116,11 @@ def contact_card() -> rx.Component:
                 S.profile.sms_opted_out,
                 detail_line(
                     "Texts",
-                    rx.badge("Opted out of texts (replied STOP)", color_scheme="red",
-                             id="patient-opted-out"),
+                    rx.badge(
+                        "Opted out of texts (replied STOP)",
+                        color_scheme="red",
+                        id="patient-opted-out",
+                    ),
                 ),
             ),
             detail_line("Email", S.profile.email),
@@ -118,7 +131,9 @@ def contact_card() -> rx.Component:
     )
 
 
-def appointment_table(rows: rx.Var[list[AppointmentRow]], element_id: str, empty: str) -> rx.Component:
+def appointment_table(
+    rows: rx.Var[list[AppointmentRow]], element_id: str, empty: str
+) -> rx.Component:
     def row(appt: rx.Var[AppointmentRow]) -> rx.Component:
         return rx.table.row(
             rx.table.cell(appt.when),
@@ -133,8 +148,10 @@ def appointment_table(rows: rx.Var[list[AppointmentRow]], element_id: str, empty
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    *[rx.table.column_header_cell(h) for h in
-                      ("When", "Session type", "Clinician", "Status", "")]
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("When", "Session type", "Clinician", "Status", "")
+                    ]
                 )
             ),
             rx.table.body(rx.foreach(rows, row)),
@@ -178,8 +195,10 @@ def payments_section() -> rx.Component:
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        *[rx.table.column_header_cell(h) for h in
-                          ("Requested", "Amount", "Reason", "Due", "Status", "Clinician")]
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Requested", "Amount", "Reason", "Due", "Status", "Clinician")
+                        ]
                     )
                 ),
                 rx.table.body(rx.foreach(S.profile.payments, payment_row)),
@@ -187,8 +206,12 @@ def payments_section() -> rx.Component:
                 size="1",
                 width="100%",
             ),
-            rx.text("No payment requests yet.", color_scheme="gray", size="2",
-                    id="patient-payments-empty"),
+            rx.text(
+                "No payment requests yet.",
+                color_scheme="gray",
+                size="2",
+                id="patient-payments-empty",
+            ),
         ),
     )
 
@@ -197,8 +220,11 @@ def profile_body() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.vstack(
-                rx.link(rx.hstack(rx.icon("arrow-left", size=14), "Patients / Clients"),
-                        href="/patients", size="2"),
+                rx.link(
+                    rx.hstack(rx.icon("arrow-left", size=14), "Patients / Clients"),
+                    href="/patients",
+                    size="2",
+                ),
                 rx.heading(S.profile.name, size="7", id="patient-name", as_="h1"),
                 spacing="1",
             ),
@@ -210,8 +236,9 @@ def profile_body() -> rx.Component:
             contact_card(),
             card(
                 rx.heading("Upcoming appointments", size="4", margin_bottom="0.75rem", as_="h2"),
-                appointment_table(S.profile.upcoming, "upcoming-appointments",
-                                  "No upcoming appointments."),
+                appointment_table(
+                    S.profile.upcoming, "upcoming-appointments", "No upcoming appointments."
+                ),
             ),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",

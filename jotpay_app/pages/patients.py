@@ -12,11 +12,17 @@ from jotpay_app.state.patients import PatientListState
 def patient_row(row: rx.Var[PatientListRow]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
-            rx.link(row.name, href=f"/patients/{row.id}", id=f"patient-link-{row.id}",
-                    weight="medium"),
+            rx.link(
+                row.name, href=f"/patients/{row.id}", id=f"patient-link-{row.id}", weight="medium"
+            ),
         ),
-        rx.table.cell(rx.cond(row.mobile != "", row.mobile,
-                              rx.text("No mobile number", color_scheme="gray", size="2"))),
+        rx.table.cell(
+            rx.cond(
+                row.mobile != "",
+                row.mobile,
+                rx.text("No mobile number", color_scheme="gray", size="2"),
+            )
+        ),
         rx.table.cell(row.email),
         rx.table.cell(row.next_appointment),
     )

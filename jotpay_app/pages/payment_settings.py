@@ -9,8 +9,18 @@ from jotpay_app.components.status_badge import status_badge
 from jotpay_app.services.payments import RequestRow
 from jotpay_app.state.payments import PaymentSettingsState as S
 
-COLUMNS = ("Invoice", "Patient / Client", "Amount", "Reason", "Sent", "Due", "Status", "Paid",
-           "Fee", "Net")
+COLUMNS = (
+    "Invoice",
+    "Patient / Client",
+    "Amount",
+    "Reason",
+    "Sent",
+    "Due",
+    "Status",
+    "Paid",
+    "Fee",
+    "Net",
+)
 
 
 def request_row(row: rx.Var[RequestRow]) -> rx.Component:
@@ -35,7 +45,9 @@ def payment_settings_page() -> rx.Component:
         rx.text(
             "Every payment request you have sent, with its status. A processing fee of "
             "2.9% + $0.30 per payment is deducted from your payout.",
-            color_scheme="gray", size="2", margin_bottom="1rem",
+            color_scheme="gray",
+            size="2",
+            margin_bottom="1rem",
         ),
         rx.cond(
             S.total > 0,
@@ -55,12 +67,34 @@ def payment_settings_page() -> rx.Component:
                     overflow_x="auto",
                 ),
                 rx.hstack(
-                    rx.text("Page ", S.page, " of ", S.page_count, " · ", S.total, " requests",
-                            size="2", color_scheme="gray", id="requests-page-info"),
-                    rx.button("Previous", on_click=S.previous_page, disabled=S.page <= 1,
-                              variant="soft", size="1", id="requests-prev"),
-                    rx.button("Next", on_click=S.next_page, disabled=S.page >= S.page_count,
-                              variant="soft", size="1", id="requests-next"),
+                    rx.text(
+                        "Page ",
+                        S.page,
+                        " of ",
+                        S.page_count,
+                        " · ",
+                        S.total,
+                        " requests",
+                        size="2",
+                        color_scheme="gray",
+                        id="requests-page-info",
+                    ),
+                    rx.button(
+                        "Previous",
+                        on_click=S.previous_page,
+                        disabled=S.page <= 1,
+                        variant="soft",
+                        size="1",
+                        id="requests-prev",
+                    ),
+                    rx.button(
+                        "Next",
+                        on_click=S.next_page,
+                        disabled=S.page >= S.page_count,
+                        variant="soft",
+                        size="1",
+                        id="requests-next",
+                    ),
                     align="center",
                     justify="end",
                     width="100%",

@@ -12,11 +12,21 @@ from jotpay_app.state.schedule import ScheduleState as S
 def toolbar() -> rx.Component:
     return rx.hstack(
         rx.hstack(
-            rx.icon_button(rx.icon("chevron-left"), on_click=S.previous, variant="soft",
-                           id="calendar-prev", aria_label="Previous"),
+            rx.icon_button(
+                rx.icon("chevron-left"),
+                on_click=S.previous,
+                variant="soft",
+                id="calendar-prev",
+                aria_label="Previous",
+            ),
             rx.button("Today", on_click=S.today, variant="soft", id="calendar-today"),
-            rx.icon_button(rx.icon("chevron-right"), on_click=S.next, variant="soft",
-                           id="calendar-next", aria_label="Next"),
+            rx.icon_button(
+                rx.icon("chevron-right"),
+                on_click=S.next,
+                variant="soft",
+                id="calendar-next",
+                aria_label="Next",
+            ),
             rx.heading(S.title, size="5", id="calendar-title", as_="h2", margin_left="0.5rem"),
             align="center",
         ),
@@ -55,37 +65,60 @@ def session_details_dialog() -> rx.Component:
                 rx.vstack(
                     rx.hstack(
                         rx.text("Patient / Client", color_scheme="gray", size="2", width="8rem"),
-                        rx.link(d.patient_name, href="/patients/" + d.patient_id.to_string(),
-                                id="details-patient-link", size="2"),
+                        rx.link(
+                            d.patient_name,
+                            href="/patients/" + d.patient_id.to_string(),
+                            id="details-patient-link",
+                            size="2",
+                        ),
                         width="100%",
                     ),
                     detail("Date", d.date, "details-date"),
                     detail("Time", d.time, "details-time"),
-                    detail("Session type", d.session_type + " (" + d.session_code + ")",
-                           "details-session-type"),
+                    detail(
+                        "Session type",
+                        d.session_type + " (" + d.session_code + ")",
+                        "details-session-type",
+                    ),
                     detail("Clinician", d.clinician_name, "details-clinician"),
                     detail("Session fee", d.fee, "details-fee"),
                     detail("Status", d.status, "details-status"),
                     rx.divider(),
                     rx.cond(
-                        d.note_id > 0,
-                        rx.box(
-                            rx.text("Note", weight="bold", size="2"),
-                            rx.text(d.note_content, white_space="pre-wrap", size="2",
-                                    id="details-note"),
-                            max_height="14rem",
-                            overflow_y="auto",
-                            width="100%",
-                        ),
-                        rx.hstack(
-                            rx.text("No note yet.", color_scheme="gray", size="2"),
-                            rx.link(
-                                rx.button(rx.icon("notebook-pen", size=14), "Write note",
-                                          variant="soft", size="1"),
-                                href="/notes?appointment=" + d.id.to_string(),
-                                id="details-write-note",
+                        d.status == "Canceled",
+                        rx.text("Canceled session: no note needed.", color_scheme="gray", size="2"),
+                    ),
+                    rx.cond(
+                        (d.note_id == 0) & (d.status == "Canceled"),
+                        rx.fragment(),
+                        rx.cond(
+                            d.note_id > 0,
+                            rx.box(
+                                rx.text("Note", weight="bold", size="2"),
+                                rx.text(
+                                    d.note_content,
+                                    white_space="pre-wrap",
+                                    size="2",
+                                    id="details-note",
+                                ),
+                                max_height="14rem",
+                                overflow_y="auto",
+                                width="100%",
                             ),
-                            align="center",
+                            rx.hstack(
+                                rx.text("No note yet.", color_scheme="gray", size="2"),
+                                rx.link(
+                                    rx.button(
+                                        rx.icon("notebook-pen", size=14),
+                                        "Write note",
+                                        variant="soft",
+                                        size="1",
+                                    ),
+                                    href="/notes?appointment=" + d.id.to_string(),
+                                    id="details-write-note",
+                                ),
+                                align="center",
+                            ),
                         ),
                     ),
                     spacing="2",
@@ -94,8 +127,9 @@ def session_details_dialog() -> rx.Component:
                 ),
             ),
             rx.hstack(
-                rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray",
-                                          id="details-close")),
+                rx.dialog.close(
+                    rx.button("Close", variant="soft", color_scheme="gray", id="details-close")
+                ),
                 justify="end",
                 margin_top="1rem",
             ),
@@ -112,8 +146,13 @@ def schedule_page() -> rx.Component:
         card(
             rx.cond(
                 S.appointments.length() == 0,
-                rx.text("No appointments in this period.", color_scheme="gray", size="2",
-                        id="calendar-empty", margin_bottom="0.5rem"),
+                rx.text(
+                    "No appointments in this period.",
+                    color_scheme="gray",
+                    size="2",
+                    id="calendar-empty",
+                    margin_bottom="0.5rem",
+                ),
             ),
             calendar_grid(),
         ),

@@ -96,6 +96,8 @@ def identity_for_token(session: Session, token: str) -> Identity | None:
 
 
 def end_session(session: Session, token: str) -> None:
-    row = session.exec(select(AuthSession).where(AuthSession.token_hash == _token_hash(token))).first()
+    row = session.exec(
+        select(AuthSession).where(AuthSession.token_hash == _token_hash(token))
+    ).first()
     if row is not None:
         session.delete(row)

@@ -20,7 +20,7 @@ def make_engine(database_url: str) -> Engine:
         )
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             # WAL lets the app read while the scheduler writes; FKs are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -143,21 +143,35 @@ class NoteCandidate:
 
 
 def note_candidates(
-    session: Session, practice_id: int, tz: str, *, days_back: int = 14
+    session: Session,
+    practice_id: int,
+    tz: str,
+    *,
+    days_back: int = 14,
+    include_id: int | None = None,
 ) -> list[NoteCandidate]:
-    """Appointments of the last `days_back` days up to the end of today, newest first."""
+    """Appointments of the last `days_back` days up to the end of today, newest first.
+
+    `include_id` (the session the clinician came from) is listed too, whatever its
+    date, when it belongs to the practice and was not canceled.
+    """
     import datetime as dt
+
+    import sqlalchemy as sa
 
     from jotpay_app.services.timefmt import format_time, to_local
 
     now = utcnow()
+    in_window = sa.and_(
+        Appointment.starts_at >= now - dt.timedelta(days=days_back),
+        Appointment.starts_at <= now + dt.timedelta(hours=12),
+    )
     rows = session.exec(
         select(Appointment, Patient, SessionType)
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(SessionType, SessionType.id == Appointment.session_type_id)
         .where(Appointment.practice_id == practice_id)
-        .where(Appointment.starts_at >= now - dt.timedelta(days=days_back))
-        .where(Appointment.starts_at <= now + dt.timedelta(hours=12))
+        .where(sa.or_(in_window, Appointment.id == (include_id or 0)))
         .where(Appointment.status != "canceled")
         .order_by(Appointment.starts_at.desc())  # type: ignore[union-attr]
     ).all()

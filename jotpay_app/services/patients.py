@@ -7,8 +7,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from jotpay_app.models import Appointment, Clinician, Note, Patient, PaymentRequest, SessionType
-from jotpay_app.models import utcnow
+from jotpay_app.models import (
+    Appointment,
+    Clinician,
+    Note,
+    Patient,
+    PaymentRequest,
+    SessionType,
+    utcnow,
+)
 from jotpay_app.services.errors import FieldErrors, NotFoundError
 from jotpay_app.services.money import format_cents
 from jotpay_app.services.payments import status_label
@@ -100,9 +107,7 @@ def search_patients(
         if len(digits) >= 3:
             conditions.append(Patient.mobile_e164.like(f"%{digits}%"))
         stmt = stmt.where(sa.or_(*conditions))
-    patients = session.exec(
-        stmt.order_by(Patient.last_name, Patient.first_name).limit(limit)
-    ).all()
+    patients = session.exec(stmt.order_by(Patient.last_name, Patient.first_name).limit(limit)).all()
     next_appointments = _next_appointment_by_patient(session, [p.id for p in patients if p.id])
     return [
         PatientListRow(
@@ -141,7 +146,9 @@ def patient_profile(session: Session, practice_id: int, patient_id: int, tz: str
     ).all()
     noted = set(
         session.exec(
-            select(Note.appointment_id).where(Note.practice_id == practice_id).where(
+            select(Note.appointment_id)
+            .where(Note.practice_id == practice_id)
+            .where(
                 Note.appointment_id.in_([a.id for a, _, _ in appointment_rows])  # type: ignore[union-attr]
             )
         ).all()

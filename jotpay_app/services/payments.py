@@ -58,9 +58,9 @@ def clinician_requests(
     """One page of the clinician's own requests, newest first (never every row)."""
     page = max(page, 1)
     total = session.exec(
-        select(func.count()).select_from(PaymentRequest).where(
-            PaymentRequest.clinician_id == clinician_id
-        )
+        select(func.count())
+        .select_from(PaymentRequest)
+        .where(PaymentRequest.clinician_id == clinician_id)
     ).one()
     rows = session.exec(
         select(PaymentRequest, Patient)

@@ -29,6 +29,8 @@ class CalendarAppointment:
     day_index: int
     top_pct: float  # position in the day column, % of the visible hours
     height_pct: float
+    left_pct: float  # overlapping appointments share the column side by side
+    width_pct: float
     time_label: str  # start only: blocks are small
     range_label: str
     patient_name: str
@@ -92,6 +94,7 @@ def calendar_range(
     }
     visible_minutes = (DAY_END_HOUR - DAY_START_HOUR) * 60
     appointments: list[CalendarAppointment] = []
+    lanes = _lanes([(a.id or 0, a.starts_at, a.ends_at) for a, _, _ in rows])
     for appt, patient, stype in rows:
         local_start = to_local(appt.starts_at, tz)
         local_end = to_local(appt.ends_at, tz)
@@ -103,8 +106,11 @@ def calendar_range(
                 id=appt.id or 0,
                 day_index=(local_start.date() - start).days,
                 top_pct=round(100 * minutes_from_top / visible_minutes, 3),
-                height_pct=round(100 * min(duration, visible_minutes - minutes_from_top)
-                                 / visible_minutes, 3),
+                height_pct=round(
+                    100 * min(duration, visible_minutes - minutes_from_top) / visible_minutes, 3
+                ),
+                left_pct=round(100 * lanes[appt.id or 0][0] / lanes[appt.id or 0][1], 3),
+                width_pct=round(100 / lanes[appt.id or 0][1], 3),
                 time_label=format_time(appt.starts_at, tz),
                 range_label=f"{format_time(appt.starts_at, tz)} – {format_time(appt.ends_at, tz)}",
                 patient_name=patient.full_name,
@@ -135,7 +141,42 @@ def calendar_range(
     )
 
 
-def session_details(session: Session, practice_id: int, appointment_id: int, tz: str) -> SessionDetails:
+def _lanes(
+    items: list[tuple[int, dt.datetime, dt.datetime]],
+) -> dict[int, tuple[int, int]]:
+    """Side-by-side lanes for overlapping appointments: id -> (lane, lanes in its group).
+
+    Items must be sorted by start. A group is a run of transitively overlapping items;
+    each takes the first lane free at its start.
+    """
+    result: dict[int, tuple[int, int]] = {}
+    group: list[tuple[int, int]] = []  # (id, lane)
+    lane_ends: list[dt.datetime] = []
+    group_end: dt.datetime | None = None
+
+    def close_group() -> None:
+        for item_id, lane in group:
+            result[item_id] = (lane, max(len(lane_ends), 1))
+
+    for item_id, start, end in items:
+        if group_end is not None and start >= group_end:
+            close_group()
+            group, lane_ends, group_end = [], [], None
+        lane = next((i for i, free_at in enumerate(lane_ends) if free_at <= start), None)
+        if lane is None:
+            lane = len(lane_ends)
+            lane_ends.append(end)
+        else:
+            lane_ends[lane] = end
+        group.append((item_id, lane))
+        group_end = end if group_end is None else max(group_end, end)
+    close_group()
+    return result
+
+
+def session_details(
+    session: Session, practice_id: int, appointment_id: int, tz: str
+) -> SessionDetails:
     row = session.exec(
         select(Appointment, Patient, SessionType, Clinician)
         .join(Patient, Patient.id == Appointment.patient_id)
@@ -147,8 +188,11 @@ def session_details(session: Session, practice_id: int, appointment_id: int, tz:
     if row is None:
         raise NotFoundError("Appointment not found")
     appt, patient, stype, clinician = row
+    local_start = to_local(appt.starts_at, tz)
     note = session.exec(
-        select(Note).where(Note.appointment_id == appointment_id).order_by(
+        select(Note)
+        .where(Note.appointment_id == appointment_id)
+        .order_by(
             Note.created_at.desc()  # type: ignore[union-attr]
         )
     ).first()
@@ -157,7 +201,7 @@ def session_details(session: Session, practice_id: int, appointment_id: int, tz:
         patient_id=patient.id or 0,
         patient_name=patient.full_name,
         clinician_name=clinician.full_name,
-        date=f"{to_local(appt.starts_at, tz):%A}, {format_date(to_local(appt.starts_at, tz).date())}",
+        date=f"{local_start:%A}, {format_date(local_start.date())}",
         time=f"{format_time(appt.starts_at, tz)} – {format_time(appt.ends_at, tz)}",
         session_type=stype.label,
         session_code=stype.code,

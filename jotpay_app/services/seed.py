@@ -49,14 +49,58 @@ SESSION_TYPES = [
 ]
 
 FIRST_NAMES = [
-    "Avery", "Jordan", "Riley", "Morgan", "Casey", "Taylor", "Quinn", "Harper", "Rowan",
-    "Elena", "Marcus", "Priya", "Daniel", "Sofia", "Noah", "Amara", "Lucas", "Hana",
-    "Mateo", "Grace", "Isaac", "Leila", "Owen", "Nadia", "Theo",
+    "Avery",
+    "Jordan",
+    "Riley",
+    "Morgan",
+    "Casey",
+    "Taylor",
+    "Quinn",
+    "Harper",
+    "Rowan",
+    "Elena",
+    "Marcus",
+    "Priya",
+    "Daniel",
+    "Sofia",
+    "Noah",
+    "Amara",
+    "Lucas",
+    "Hana",
+    "Mateo",
+    "Grace",
+    "Isaac",
+    "Leila",
+    "Owen",
+    "Nadia",
+    "Theo",
 ]
 LAST_NAMES = [
-    "Bennett", "Nguyen", "Patel", "Garcia", "Okafor", "Kim", "Rossi", "Schmidt", "Haddad",
-    "Lopez", "Murphy", "Cohen", "Ivanova", "Tanaka", "Williams", "Mensah", "Dubois",
-    "Sato", "Reyes", "Fischer", "Ahmed", "Silva", "Walsh", "Novak", "Park",
+    "Bennett",
+    "Nguyen",
+    "Patel",
+    "Garcia",
+    "Okafor",
+    "Kim",
+    "Rossi",
+    "Schmidt",
+    "Haddad",
+    "Lopez",
+    "Murphy",
+    "Cohen",
+    "Ivanova",
+    "Tanaka",
+    "Williams",
+    "Mensah",
+    "Dubois",
+    "Sato",
+    "Reyes",
+    "Fischer",
+    "Ahmed",
+    "Silva",
+    "Walsh",
+    "Novak",
+    "Park",
 ]
 NO_MOBILE_INDEXES = {3, 11, 19, 24}  # a few patients without a mobile number
 
@@ -123,13 +167,21 @@ def _seed(session: Session, *, today: dt.date | None) -> SeedSummary:
 
     password_hash = hash_password(DEMO_PASSWORD)
     maya = Clinician(
-        practice_id=demo.id, email=DEMO_EMAIL, full_name="Dr. Maya Chen", password_hash=password_hash
+        practice_id=demo.id,
+        email=DEMO_EMAIL,
+        full_name="Dr. Maya Chen",
+        password_hash=password_hash,
     )
     sam = Clinician(
-        practice_id=demo.id, email=DEMO2_EMAIL, full_name="Sam Ortiz, LCSW", password_hash=password_hash
+        practice_id=demo.id,
+        email=DEMO2_EMAIL,
+        full_name="Sam Ortiz, LCSW",
+        password_hash=password_hash,
     )
     lena = Clinician(
-        practice_id=other.id, email=OTHER_EMAIL, full_name="Dr. Lena Brandt",
+        practice_id=other.id,
+        email=OTHER_EMAIL,
+        full_name="Dr. Lena Brandt",
         password_hash=password_hash,
     )
     session.add_all([maya, sam, lena])
@@ -137,8 +189,12 @@ def _seed(session: Session, *, today: dt.date | None) -> SeedSummary:
     for practice in (demo, other):
         for code, label, fee, minutes, color in SESSION_TYPES:
             stype = SessionType(
-                practice_id=practice.id or 0, code=code, label=label, default_fee_cents=fee,
-                duration_minutes=minutes, color=color,
+                practice_id=practice.id or 0,
+                code=code,
+                label=label,
+                default_fee_cents=fee,
+                duration_minutes=minutes,
+                color=color,
             )
             session.add(stype)
             types[(practice.id, code)] = stype
@@ -163,11 +219,17 @@ def _seed(session: Session, *, today: dt.date | None) -> SeedSummary:
         )
     other_patients = [
         Patient(
-            practice_id=other.id, first_name=f, last_name=l,
-            email=f"{f.lower()}@example.org", mobile_e164=f"+1312555{2000 + n:04d}",
-            sms_consent_at=consent_at, sms_consent_method="Verbally, in session",
+            practice_id=other.id,
+            first_name=first,
+            last_name=last,
+            email=f"{first.lower()}@example.org",
+            mobile_e164=f"+1312555{2000 + n:04d}",
+            sms_consent_at=consent_at,
+            sms_consent_method="Verbally, in session",
         )
-        for n, (f, l) in enumerate([("Clara", "Whitfield"), ("Jonas", "Eriksen"), ("Mira", "Kowalski")])
+        for n, (first, last) in enumerate(
+            [("Clara", "Whitfield"), ("Jonas", "Eriksen"), ("Mira", "Kowalski")]
+        )
     ]
     session.add_all(patients + other_patients)
     session.flush()
@@ -215,9 +277,13 @@ def _appointments(
         if ends < now:
             status = rng.choices(["completed", "no_show", "canceled"], [16, 1, 1])[0]
         appt = Appointment(
-            practice_id=practice.id or 0, patient_id=patient.id or 0,
-            clinician_id=clinician.id or 0, session_type_id=stype.id or 0,
-            starts_at=starts, ends_at=ends, status=status,
+            practice_id=practice.id or 0,
+            patient_id=patient.id or 0,
+            clinician_id=clinician.id or 0,
+            session_type_id=stype.id or 0,
+            starts_at=starts,
+            ends_at=ends,
+            status=status,
         )
         session.add(appt)
         result.append(appt)
@@ -225,7 +291,9 @@ def _appointments(
     return result
 
 
-def _notes(session: Session, rng: random.Random, practice: Practice, appointments: list[Appointment]) -> int:
+def _notes(
+    session: Session, rng: random.Random, practice: Practice, appointments: list[Appointment]
+) -> int:
     patients = {p.id: p for p in session.exec(select(Patient)).all()}
     clinicians = {c.id: c for c in session.exec(select(Clinician)).all()}
     types = {t.id: t for t in session.exec(select(SessionType)).all()}
@@ -266,8 +334,10 @@ def _demo2_requests(
     """demo2's history: one or more requests in every status a connected clinician sees."""
     now = utcnow()
     past = [
-        a for a in appointments
-        if a.clinician_id == clinician.id and a.status == "completed"
+        a
+        for a in appointments
+        if a.clinician_id == clinician.id
+        and a.status == "completed"
         and patients_by_id(patients)[a.patient_id].mobile_e164
     ]
     plan = [
@@ -339,7 +409,9 @@ def patients_by_id(patients: list[Patient]) -> dict[int, Patient]:
     return {p.id or 0: p for p in patients}
 
 
-def _history(session: Session, request: PaymentRequest, status: str, clinician_id: int, to: str) -> None:
+def _history(
+    session: Session, request: PaymentRequest, status: str, clinician_id: int, to: str
+) -> None:
     at = request.created_at
     events = [("created", "", RequestStatus.SENDING, f"clinician:{clinician_id}")]
     if status == RequestStatus.SMS_FAILED:
@@ -348,9 +420,14 @@ def _history(session: Session, request: PaymentRequest, status: str, clinician_i
         events.append(("sms_sent", RequestStatus.SENDING, RequestStatus.SENT, "twilio"))
         session.add(
             SmsMessage(
-                practice_id=request.practice_id, patient_id=request.patient_id,
-                request_id=request.id, to_e164=to, body="(demo history)",
-                status="delivered", created_at=at, updated_at=at,
+                practice_id=request.practice_id,
+                patient_id=request.patient_id,
+                request_id=request.id,
+                to_e164=to,
+                body="(demo history)",
+                status="delivered",
+                created_at=at,
+                updated_at=at,
             )
         )
     if status in (RequestStatus.PAID, RequestStatus.PARTIALLY_REFUNDED, RequestStatus.REFUNDED):
@@ -368,7 +445,11 @@ def _history(session: Session, request: PaymentRequest, status: str, clinician_i
     for n, (kind, old, new, actor) in enumerate(events):
         session.add(
             PaymentEvent(
-                request_id=request.id or 0, at=at + dt.timedelta(minutes=n), actor=actor,
-                kind=kind, from_status=old, to_status=new,
+                request_id=request.id or 0,
+                at=at + dt.timedelta(minutes=n),
+                actor=actor,
+                kind=kind,
+                from_status=old,
+                to_status=new,
             )
         )

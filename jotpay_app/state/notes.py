@@ -28,11 +28,14 @@ class NotesState(AuthState):
         who = self.identity()
         if who is None:
             return
+        wanted = self.router.url.query_parameters.get("appointment", "")
         with session_scope() as session:
             self.candidates = note_service.note_candidates(
-                session, who.practice_id, who.practice_timezone
+                session,
+                who.practice_id,
+                who.practice_timezone,
+                include_id=int(wanted) if wanted.isdigit() else None,
             )
-        wanted = self.router.url.query_parameters.get("appointment", "")
         if wanted.isdigit() and any(c.id == int(wanted) for c in self.candidates):
             self.appointment_id = wanted
         elif self.appointment_id and not any(

@@ -45,8 +45,19 @@ class PatientListState(AuthState):
 
 
 EMPTY_PROFILE = patient_service.PatientProfile(
-    id=0, first_name="", last_name="", name="", email="", mobile_e164="", mobile_display="",
-    date_of_birth="", sms_consent="", sms_opted_out=False, upcoming=[], past=[], notes=[],
+    id=0,
+    first_name="",
+    last_name="",
+    name="",
+    email="",
+    mobile_e164="",
+    mobile_display="",
+    date_of_birth="",
+    sms_consent="",
+    sms_opted_out=False,
+    upcoming=[],
+    past=[],
+    notes=[],
     payments=[],
 )
 
@@ -85,14 +96,14 @@ class PatientProfileState(AuthState):
     def _patient_id(self) -> int:
         return route_id(self.router.url.path, "/patients/")
 
-    def _reload(self) -> None:
+    def _reload(self, patient_id: int) -> None:
         who = self.identity()
         if who is None:
             return
         try:
             with session_scope() as session:
                 self.profile = patient_service.patient_profile(
-                    session, who.practice_id, self._patient_id(), who.practice_timezone
+                    session, who.practice_id, patient_id, who.practice_timezone
                 )
             self.not_found = False
         except NotFoundError:
@@ -104,7 +115,7 @@ class PatientProfileState(AuthState):
         self.loading = True
         self.editing_mobile = False
         self._reset_mobile_errors()
-        self._reload()
+        self._reload(self._patient_id())
         self.loading = False
 
     def _reset_mobile_errors(self) -> None:
@@ -169,7 +180,7 @@ class PatientProfileState(AuthState):
         finally:
             self.saving_mobile = False
         self.editing_mobile = False
-        self._reload()
+        self._reload(self.profile.id)
         return rx.toast.success("Mobile number saved.")
 
     @rx.var

@@ -26,7 +26,10 @@ class PaymentSettingsState(AuthState):
             return
         with session_scope() as session:
             result = payment_service.clinician_requests(
-                session, who.clinician_id, who.practice_timezone, page=self.page,
+                session,
+                who.clinician_id,
+                who.practice_timezone,
+                page=self.page,
                 page_size=PAGE_SIZE,
             )
         self.rows = result.rows

@@ -13,8 +13,19 @@ from jotpay_app.services.timefmt import local_today
 from jotpay_app.state.base import AuthState
 
 EMPTY_DETAILS = schedule_service.SessionDetails(
-    id=0, patient_id=0, patient_name="", clinician_name="", date="", time="", session_type="",
-    session_code="", fee="", fee_cents=0, status="", note_id=0, note_content="",
+    id=0,
+    patient_id=0,
+    patient_name="",
+    clinician_name="",
+    date="",
+    time="",
+    session_type="",
+    session_code="",
+    fee="",
+    fee_cents=0,
+    status="",
+    note_id=0,
+    note_content="",
 )
 
 

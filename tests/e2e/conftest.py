@@ -1,0 +1,177 @@
+"""End-to-end fixtures: the real app (`reflex run`) on free ports with a seeded database,
+and the system Chromium driven by Playwright. Started once per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from sqlmodel import Session
+
+from jotpay_app.services.db import make_engine
+from jotpay_app.services.migrations import upgrade_to_head
+from jotpay_app.services.seed import reseed
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("JOTPAY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_PASSWORD = "jotpay-demo"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer in {timeout}s ({last})")
+
+
+@dataclass
+class RunningApp:
+    frontend_url: str
+    backend_url: str
+    database_url: str
+    log_path: Path
+
+    def reset_data(self) -> None:
+        engine = make_engine(self.database_url)
+        with Session(engine) as s:
+            reseed(s)
+            s.commit()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    data_dir = tmp_path_factory.mktemp("app-data")
+    # In prod mode Reflex serves the compiled frontend and the backend on one port.
+    port = free_port()
+    frontend = backend = port
+    env = dict(os.environ)
+    env.update(
+        JOTPAY_DATA_DIR=str(data_dir),
+        JOTPAY_FRONTEND_PORT=str(frontend),
+        JOTPAY_BACKEND_PORT=str(backend),
+        PUBLIC_BASE_URL=f"http://localhost:{backend}",
+        JOTPAY_SCHEDULER="off",
+        REFLEX_USE_SYSTEM_BUN="1",
+        REFLEX_CHECK_LATEST_VERSION="0",
+        REFLEX_TELEMETRY_ENABLED="false",
+        PATH=f"{ROOT / '.venv' / 'bin'}:{ROOT / 'tools' / 'node_modules' / '.bin'}:{env['PATH']}",
+    )
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def running_app(app_env: dict[str, str]) -> Iterator[RunningApp]:
+    data_dir = Path(app_env["JOTPAY_DATA_DIR"])
+    database_url = f"sqlite:///{data_dir / 'jotpay.db'}"
+    upgrade_to_head(database_url)
+    frontend = f"http://localhost:{app_env['JOTPAY_FRONTEND_PORT']}"
+    backend = f"http://localhost:{app_env['JOTPAY_BACKEND_PORT']}"
+    log_path = data_dir / "reflex.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "reflex"),
+                "run",
+                "--env",
+                "prod",
+                "--frontend-port",
+                app_env["JOTPAY_FRONTEND_PORT"],  # same as backend
+                "--backend-port",
+                app_env["JOTPAY_BACKEND_PORT"],
+            ],
+            cwd=ROOT,
+            env=app_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    app = RunningApp(frontend, backend, database_url, log_path)
+    try:
+        app.reset_data()
+        wait_for(f"{backend}/ping", 240, proc)
+        wait_for(f"{frontend}/login", 240, proc)
+        yield app
+    except BaseException:
+        print(log_path.read_text()[-4000:])
+        raise
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def fresh_app(running_app: RunningApp) -> RunningApp:
+    """The running app with the demo data reloaded for this test."""
+    running_app.reset_data()
+    return running_app
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def log_in(page: Page, app: RunningApp, email: str = "demo@jotpay.local") -> None:
+    page.goto(f"{app.frontend_url}/login")
+    page.fill("#login-email", email)
+    page.fill("#login-password", DEMO_PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url("**/patients")
+    page.wait_for_selector("#patient-table")
