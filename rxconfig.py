@@ -19,8 +19,9 @@ config = rx.Config(
     disable_plugins=[rx.plugins.SitemapPlugin],
     plugins=[
         rx.plugins.RadixThemesPlugin(
-            theme=rx.theme(accent_color="teal", gray_color="slate", radius="medium",
-                           has_background=True)
+            theme=rx.theme(
+                accent_color="teal", gray_color="slate", radius="medium", has_background=True
+            )
         )
     ],
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlmodel import SQLModel
 
+from alembic import context
 from jotpay_app import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from jotpay_app.services.db import make_engine
 from jotpay_app.settings import get_settings
@@ -39,7 +39,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     # Batch mode lets later migrations alter SQLite tables (which lack ALTER COLUMN).
     context.configure(
         connection=connection,

@@ -26,15 +26,36 @@ app = rx.App(
 )
 
 app.add_page(index, route="/", title="JotPay", on_load=AuthState.enter)
-app.add_page(login_page, route="/login", title="Log in · JotPay",
-             on_load=AuthState.redirect_if_logged_in)
-app.add_page(patients_page, route="/patients", title="Patients / Clients · JotPay",
-             on_load=[AuthState.require_login, PatientListState.load])
-app.add_page(patient_detail_page, route="/patients/[patient_id]", title="Patient · JotPay",
-             on_load=[AuthState.require_login, PatientProfileState.load])
-app.add_page(schedule_page, route="/schedule", title="Schedule · JotPay",
-             on_load=[AuthState.require_login, ScheduleState.load])
-app.add_page(notes_page, route="/notes", title="Notes · JotPay",
-             on_load=[AuthState.require_login, NotesState.load])
-app.add_page(payment_settings_page, route="/payment-settings", title="Payment Settings · JotPay",
-             on_load=[AuthState.require_login, PaymentSettingsState.load])
+app.add_page(
+    login_page, route="/login", title="Log in · JotPay", on_load=AuthState.redirect_if_logged_in
+)
+app.add_page(
+    patients_page,
+    route="/patients",
+    title="Patients / Clients · JotPay",
+    on_load=[AuthState.require_login, PatientListState.load],
+)
+app.add_page(
+    patient_detail_page,
+    route="/patients/[patient_id]",
+    title="Patient · JotPay",
+    on_load=[AuthState.require_login, PatientProfileState.load],
+)
+app.add_page(
+    schedule_page,
+    route="/schedule",
+    title="Schedule · JotPay",
+    on_load=[AuthState.require_login, ScheduleState.load],
+)
+app.add_page(
+    notes_page,
+    route="/notes",
+    title="Notes · JotPay",
+    on_load=[AuthState.require_login, NotesState.load],
+)
+app.add_page(
+    payment_settings_page,
+    route="/payment-settings",
+    title="Payment Settings · JotPay",
+    on_load=[AuthState.require_login, PaymentSettingsState.load],
+)

@@ -68,9 +68,7 @@ def get_settings() -> Settings:
         data_dir=data_dir,
         database_url=_env("DATABASE_URL") or _default_database_url(data_dir),
         redis_url=_env("REDIS_URL"),
-        public_base_url=(
-            _env("PUBLIC_BASE_URL") or f"http://localhost:{backend_port}"
-        ).rstrip("/"),
+        public_base_url=(_env("PUBLIC_BASE_URL") or f"http://localhost:{backend_port}").rstrip("/"),
         backend_port=backend_port,
         frontend_port=_env_int("JOTPAY_FRONTEND_PORT", 3000),
         stripe_secret_key=_env("STRIPE_SECRET_KEY"),
