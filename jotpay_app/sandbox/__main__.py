@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--data", default="./data/sandbox", help="folder keeping the state")
-    parser.add_argument("--public-url", default="", help="base URL browsers use (default http://HOST:PORT)")
+    parser.add_argument(
+        "--public-url", default="", help="base URL browsers use (default http://HOST:PORT)"
+    )
     # Stripe
     parser.add_argument("--stripe-key", default="", help="the only secret key accepted")
     parser.add_argument("--webhook-url", default="")
@@ -60,13 +62,13 @@ def build_app(args: argparse.Namespace) -> Starlette:
     stripe_routes, stripe_lifespan = stripe_api.create_routes(stripe_cfg)
     twilio_routes, twilio_lifespan = twilio_api.create_routes(twilio_cfg)
 
-    async def index(_request):  # noqa: ANN001 - Starlette handler
+    async def index(_request):
         return RedirectResponse("/sandbox/outbox")
 
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def lifespan(_app):  # noqa: ANN001
+    async def lifespan(_app):
         async with stripe_lifespan(), twilio_lifespan():
             yield
 
