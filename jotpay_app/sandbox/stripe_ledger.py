@@ -98,7 +98,9 @@ class StripeLedger:
         self.public_url = public_url.rstrip("/")
 
     # -- lookups ------------------------------------------------------------------------------
-    def find(self, ctx: RequestContext, kind: str, object_id: str, *, param: str = "id") -> dict:
+    def find(
+        self, ctx: RequestContext, kind: str, object_id: str, *, param: str = "id"
+    ) -> dict[str, Any]:
         """An object of `kind` visible to the caller, or Stripe's 404."""
         obj = self.store.get(object_id)
         if obj is None or obj.get("object") != kind or not self._visible(ctx, object_id, obj):
@@ -116,7 +118,7 @@ class StripeLedger:
     def retrieve_any(self, ctx: RequestContext, kind: str, object_id: str) -> dict[str, Any]:
         return self.find(ctx, kind, object_id)
 
-    def expand(self, ctx: RequestContext, obj: dict[str, Any], paths: list[str]) -> dict:
+    def expand(self, ctx: RequestContext, obj: dict[str, Any], paths: list[str]) -> dict[str, Any]:
         """Replace id fields named in `expand[]` (dotted paths) by the objects, as Stripe does."""
         result = copy.deepcopy(obj)
         for path in paths:
@@ -364,7 +366,9 @@ class StripeLedger:
             url=f"{self.public_url}/sandbox/connect/onboard/{token}",
         )
 
-    def create_login_link(self, ctx: RequestContext, params: Params, account_id: str) -> dict:
+    def create_login_link(
+        self, ctx: RequestContext, params: Params, account_id: str
+    ) -> dict[str, Any]:
         params.ignore("redirect_url")
         acct = self.find(ctx, "account", account_id, param="account")
         if not acct["details_submitted"]:

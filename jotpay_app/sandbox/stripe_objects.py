@@ -722,7 +722,9 @@ def application_fee(
     }
 
 
-def fee_refund(*, refund_id: str, created: int, amount: int, currency: str, fee_id: str) -> dict:
+def fee_refund(
+    *, refund_id: str, created: int, amount: int, currency: str, fee_id: str
+) -> dict[str, Any]:
     return {
         "id": refund_id,
         "object": "fee_refund",

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,7 +261,7 @@ class WebhookDispatcher:
             self.store.mark_dirty()
 
     @contextlib.asynccontextmanager
-    async def running(self) -> Any:
+    async def running(self) -> AsyncIterator[None]:
         self.release_held_on_start()
         task = asyncio.create_task(self.run(), name="stripe-sandbox-webhooks")
         try:
