@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import stripe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.sandbox_stripe_helpers import StripeSandbox, WebhookReceiver
 
@@ -78,14 +78,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StripeSandbox]
             yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
+# The browser is the shared session one (tests/e2e/conftest.py): one Playwright per run.
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     # A phone-sized viewport: patients open pay links from a text message.
