@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import reflex as rx
 
+from jotpay_app.api import create_api
 from jotpay_app.pages.login import login_page
 from jotpay_app.pages.notes import notes_page
 from jotpay_app.pages.patient_detail import patient_detail_page
 from jotpay_app.pages.patients import patients_page
 from jotpay_app.pages.payment_settings import payment_settings_page
 from jotpay_app.pages.schedule import schedule_page
+from jotpay_app.pages.stripe_connect import stripe_return_page
+from jotpay_app.scheduler import scheduler_lifespan
 from jotpay_app.state.base import AuthState
 from jotpay_app.state.notes import NotesState
 from jotpay_app.state.patients import PatientListState, PatientProfileState
 from jotpay_app.state.payments import PaymentSettingsState
+from jotpay_app.state.request_form import ConnectState
 from jotpay_app.state.schedule import ScheduleState
 
 
@@ -22,6 +26,7 @@ def index() -> rx.Component:
 
 
 app = rx.App(
+    api_transformer=create_api(),
     head_components=[rx.el.meta(name="description", content="JotPay: patient payment requests")],
 )
 
@@ -59,3 +64,17 @@ app.add_page(
     title="Payment Settings · JotPay",
     on_load=[AuthState.require_login, PaymentSettingsState.load],
 )
+app.add_page(
+    stripe_return_page,
+    route="/stripe/return",
+    title="Stripe setup · JotPay",
+    on_load=[AuthState.require_login, ConnectState.handle_return],
+)
+app.add_page(
+    stripe_return_page,
+    route="/stripe/refresh",
+    title="Stripe setup · JotPay",
+    on_load=[AuthState.require_login, ConnectState.handle_refresh],
+)
+
+app.register_lifespan_task(scheduler_lifespan)

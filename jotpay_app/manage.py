@@ -22,6 +22,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     with session_scope(get_engine()) as session:
         summary = reseed(session) if args.command == "reseed" else seed_if_empty(session)
+    if settings.sandbox_outbox_url and settings.stripe_secret_key:
+        # Only against the local stand-in: real Stripe accounts are not demo data.
+        from jotpay_app.sandbox.client import complete_onboarding
+        from jotpay_app.services.seed_stripe import seed_connected_clinician
+        from jotpay_app.services.stripe_gateway import StripeGateway
+
+        made = seed_connected_clinician(
+            get_engine(),
+            StripeGateway.from_settings(settings),
+            complete_onboarding=complete_onboarding,
+            app_base_url=settings.app_base_url,
+        )
+        if made:
+            print(f"demo2's Stripe account connected in the stand-in; {made} payments created")
     if summary is None:
         print("database already has data: demo data not loaded (use `make reseed`)")
     else:

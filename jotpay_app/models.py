@@ -185,6 +185,7 @@ class PaymentRequest(SQLModel, table=True):
     # double-clicked submit finds the existing row instead of creating another.
     submit_key: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     checkout_session_id: str = Field(default="", max_length=255)
+    checkout_url: str = Field(default="", max_length=1000)
     checkout_attempt: int = 0
     checkout_expires_at: dt.datetime | None = None
     payment_intent_id: str = Field(default="", max_length=255)

@@ -30,6 +30,8 @@ class Settings:
     database_url: str
     redis_url: str
     public_base_url: str
+    # Where the clinician's browser reaches the app (Stripe onboarding returns here).
+    app_base_url: str
     backend_port: int
     frontend_port: int
     # Stripe: real keys switch to real Stripe; otherwise the local stand-in's base URL.
@@ -69,6 +71,9 @@ def get_settings() -> Settings:
         database_url=_env("DATABASE_URL") or _default_database_url(data_dir),
         redis_url=_env("REDIS_URL"),
         public_base_url=(_env("PUBLIC_BASE_URL") or f"http://localhost:{backend_port}").rstrip("/"),
+        app_base_url=(
+            _env("APP_BASE_URL") or f"http://localhost:{_env_int('JOTPAY_FRONTEND_PORT', 3000)}"
+        ).rstrip("/"),
         backend_port=backend_port,
         frontend_port=_env_int("JOTPAY_FRONTEND_PORT", 3000),
         stripe_secret_key=_env("STRIPE_SECRET_KEY"),

@@ -43,7 +43,7 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ] && [ -z "${TWILIO_ACCOUNT_SID:-}" ]; then
     --twilio-webhook-url "http://127.0.0.1:$BACKEND_PORT/api/twilio/inbound" &
   sandbox_pid=$!
   for _ in $(seq 1 50); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$SANDBOX_PORT/sandbox/outbox" && break
+    curl -fs -o /dev/null "http://127.0.0.1:$SANDBOX_PORT/sandbox/outbox" 2>/dev/null && break
     sleep 0.2
   done
   echo "== local Stripe/Twilio stand-in at http://localhost:$SANDBOX_PORT (phone outbox: $JOTPAY_SANDBOX_OUTBOX_URL)"

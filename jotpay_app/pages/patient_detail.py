@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from jotpay_app.components.layout import card, field_error, page_shell
+from jotpay_app.components.request_form import request_payment_button, request_payment_dialog
 from jotpay_app.components.status_badge import status_badge
 from jotpay_app.services.patients import AppointmentRow, NoteRow, PaymentRow
 from jotpay_app.state.patients import PatientProfileState as S
@@ -181,9 +182,35 @@ def payment_row(payment: rx.Var[PaymentRow]) -> rx.Component:
         rx.table.cell(payment.amount),
         rx.table.cell(payment.reason),
         rx.table.cell(payment.due),
-        rx.table.cell(status_badge(payment.status, payment.status_label)),
+        rx.table.cell(
+            rx.vstack(
+                rx.hstack(
+                    status_badge(payment.status, payment.status_label),
+                    rx.cond(
+                        payment.retryable,
+                        rx.button(
+                            rx.icon("rotate-cw", size=12),
+                            "Retry",
+                            size="1",
+                            variant="soft",
+                            on_click=S.retry_sms(payment.id),
+                            loading=S.retrying.contains(payment.id),
+                            id=f"retry-sms-{payment.id}",
+                            aria_label="Retry sending the text",
+                        ),
+                    ),
+                    align="center",
+                ),
+                rx.cond(
+                    payment.detail != "", rx.text(payment.detail, size="1", color_scheme="gray")
+                ),
+                spacing="1",
+            ),
+            class_name="payment-status",
+        ),
         rx.table.cell(payment.clinician),
         id=f"patient-payment-{payment.id}",
+        data_status=payment.status,
     )
 
 
@@ -229,6 +256,7 @@ def profile_body() -> rx.Component:
                 spacing="1",
             ),
             rx.spacer(),
+            request_payment_button(S.profile.id, id="request-payment"),
             align="end",
             width="100%",
         ),
@@ -257,6 +285,7 @@ def profile_body() -> rx.Component:
                 rx.text("No notes yet.", color_scheme="gray", size="2", id="patient-notes-empty"),
             ),
         ),
+        request_payment_dialog(),
         spacing="4",
         width="100%",
     )

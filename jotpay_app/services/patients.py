@@ -63,6 +63,8 @@ class PaymentRow:
     due: str
     created: str
     clinician: str
+    detail: str  # why it failed, when it did
+    retryable: bool  # "SMS not sent" and the request belongs to the viewer
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,9 @@ def _next_appointment_by_patient(session: Session, patient_ids: list[int]) -> di
     return {pid: format_date(starts.date()) for pid, starts in rows if starts}
 
 
-def patient_profile(session: Session, practice_id: int, patient_id: int, tz: str) -> PatientProfile:
+def patient_profile(
+    session: Session, practice_id: int, patient_id: int, tz: str, viewer_clinician_id: int = 0
+) -> PatientProfile:
     patient = get_patient(session, practice_id, patient_id)
     now = utcnow()
     appointment_rows = session.exec(
@@ -219,6 +223,8 @@ def patient_profile(session: Session, practice_id: int, patient_id: int, tz: str
                 due=format_date(r.due_date),
                 created=format_datetime(r.created_at, tz),
                 clinician=c.full_name,
+                detail=r.failure_reason if r.status in ("sms_failed", "payment_failed") else "",
+                retryable=r.status == "sms_failed" and r.clinician_id == viewer_clinician_id,
             )
             for r, c in payments
         ],

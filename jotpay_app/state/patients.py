@@ -75,6 +75,7 @@ class PatientProfileState(AuthState):
     mobile_error: str = ""
     consent_error: str = ""
     saving_mobile: bool = False
+    retrying: list[int] = []
 
     @rx.var
     def consent_methods(self) -> list[str]:
@@ -103,7 +104,11 @@ class PatientProfileState(AuthState):
         try:
             with session_scope() as session:
                 self.profile = patient_service.patient_profile(
-                    session, who.practice_id, patient_id, who.practice_timezone
+                    session,
+                    who.practice_id,
+                    patient_id,
+                    who.practice_timezone,
+                    viewer_clinician_id=who.clinician_id,
                 )
             self.not_found = False
         except NotFoundError:
@@ -111,12 +116,68 @@ class PatientProfileState(AuthState):
             self.not_found = True
 
     @rx.event
-    def load(self) -> None:
+    def load(self):
         self.loading = True
         self.editing_mobile = False
         self._reset_mobile_errors()
         self._reload(self._patient_id())
         self.loading = False
+        # Back from Stripe onboarding: continue with the form for this patient.
+        if self.router.url.query_parameters.get("request") == "open" and not self.not_found:
+            from jotpay_app.state.request_form import RequestFormState
+
+            return RequestFormState.open_for_patient(self.profile.id)
+        return None
+
+    @rx.event
+    def reload(self) -> None:
+        if self.profile.id:
+            self._reload(self.profile.id)
+
+    @rx.event(background=True)
+    async def retry_sms(self, request_id: int):
+        """Retry of an "SMS not sent" request, from its row in the payment history."""
+        import asyncio
+
+        from jotpay_app.services import requests as request_service
+        from jotpay_app.services.db import get_engine
+        from jotpay_app.services.sms import SmsGateway
+        from jotpay_app.settings import get_settings
+
+        async with self:
+            who = self.identity()
+            if who is None or request_id in self.retrying:
+                return
+            self.retrying = [*self.retrying, request_id]
+        settings = get_settings()
+
+        def retry() -> str:
+            with session_scope() as session:
+                request_service.retry_sms(
+                    session, who, request_id, actor=f"clinician:{who.clinician_id}"
+                )
+            return request_service.deliver_request_sms(
+                get_engine(),
+                request_id,
+                SmsGateway.from_settings(settings),
+                public_base_url=settings.public_base_url,
+            )
+
+        try:
+            status = await asyncio.to_thread(retry)
+        except (FieldErrors, NotFoundError) as exc:
+            message = next(iter(exc.errors.values())) if isinstance(exc, FieldErrors) else str(exc)
+            async with self:
+                self.retrying = [r for r in self.retrying if r != request_id]
+            yield rx.toast.error(message)
+            return
+        async with self:
+            self.retrying = [r for r in self.retrying if r != request_id]
+            self._reload(self.profile.id)
+        if status == "sent":
+            yield rx.toast.success("Payment request sent by text message.")
+        else:
+            yield rx.toast.error("SMS still not sent. It will be retried automatically.")
 
     def _reset_mobile_errors(self) -> None:
         self.mobile_error = ""
