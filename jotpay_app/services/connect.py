@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from jotpay_app.models import Clinician, StripeAccount, utcnow
-from jotpay_app.services.stripe_gateway import AccountState, StripeGateway
+from jotpay_app.services.stripe_gateway import AccountState, StripeGateway, idempotency_key
 
 # Stripe's requirement names, in words a clinician understands.
 REQUIREMENT_LABELS = {
@@ -79,7 +79,11 @@ def onboarding_url(
     if account is None:
         clinician = session.get(Clinician, clinician_id)
         assert clinician is not None
-        state = stripe.create_express_account(clinician_id=clinician_id, email=clinician.email)
+        state = stripe.create_express_account(
+            clinician_id=clinician_id,
+            email=clinician.email,
+            key=idempotency_key("express-account", clinician_id, clinician.created_at),
+        )
         account = store_state(session, state, clinician_id)
         assert account is not None
         session.commit()  # keep the account id even if creating the link fails

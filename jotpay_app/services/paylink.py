@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from jotpay_app.models import PaymentRequest, Practice, RequestStatus, StripeAccount, utcnow
 from jotpay_app.services import lifecycle
 from jotpay_app.services.money import format_cents
-from jotpay_app.services.stripe_gateway import CheckoutSession, StripeGateway
+from jotpay_app.services.stripe_gateway import CheckoutSession, StripeGateway, idempotency_key
 from jotpay_app.services.timefmt import format_date, to_local
 
 S = RequestStatus
@@ -126,12 +126,13 @@ def open_link(
         request.checkout_expires_at,
     )
     amount, fee, invoice = request.amount_cents, request.fee_cents, request.invoice_number
+    key = idempotency_key("checkout", request_id, request.created_at, "attempt", attempt)
     session.commit()
     assert expires_at is not None
     base = f"{public_base_url}/pay/{token}"
     checkout = stripe.create_checkout_session(
         request_id=request_id,
-        attempt=attempt,
+        key=key,
         amount_cents=amount,
         application_fee_cents=fee,
         destination_account=account.stripe_account_id,

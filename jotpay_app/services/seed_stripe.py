@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from jotpay_app.models import Clinician, PaymentRequest, RequestStatus
 from jotpay_app.services import connect
 from jotpay_app.services.seed import DEMO2_EMAIL
-from jotpay_app.services.stripe_gateway import StripeGateway
+from jotpay_app.services.stripe_gateway import StripeGateway, idempotency_key
 
 S = RequestStatus
 PAID_LIKE = (S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED)
@@ -30,7 +30,11 @@ def seed_connected_clinician(
         clinician = session.exec(select(Clinician).where(Clinician.email == DEMO2_EMAIL)).first()
         if clinician is None or connect.account_for(session, clinician.id or 0) is not None:
             return 0
-        state = stripe.create_express_account(clinician_id=clinician.id or 0, email=clinician.email)
+        state = stripe.create_express_account(
+            clinician_id=clinician.id or 0,
+            email=clinician.email,
+            key=idempotency_key("express-account", clinician.id or 0, clinician.created_at),
+        )
         link = stripe.create_onboarding_link(
             state.account_id,
             refresh_url=f"{app_base_url}/stripe/refresh",
@@ -52,7 +56,9 @@ def seed_connected_clinician(
             if request.status not in (*PAID_LIKE, S.PAYMENT_FAILED):
                 continue
             result = stripe.create_confirmed_payment(
-                key=f"demo-payment-request-{request.id}",
+                key=idempotency_key(
+                    "demo-payment", request.id or 0, request.created_at, account.stripe_account_id
+                ),
                 amount_cents=request.amount_cents,
                 application_fee_cents=request.fee_cents,
                 destination_account=account.stripe_account_id,
@@ -71,7 +77,7 @@ def seed_connected_clinician(
                     stripe.create_refund(
                         payment_intent_id=result["id"],
                         amount_cents=request.amount_refunded_cents,
-                        key=f"demo-refund-request-{request.id}",
+                        key=f"demo-refund-{result['id']}",
                         metadata={},
                     )
             session.add(request)

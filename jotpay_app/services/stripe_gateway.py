@@ -2,8 +2,7 @@
 the same code talks to real Stripe or to the local stand-in.
 
 Every call that creates something carries an idempotency key derived from what it is
-for (the clinician, the request and its attempt), so a retried call never creates
-twice.
+for (see `idempotency_key`), so a retried call never creates twice.
 """
 
 from __future__ import annotations
@@ -18,6 +17,14 @@ from jotpay_app.settings import Settings
 
 # The API version this code was written and tested against.
 STRIPE_API_VERSION = "2026-10-28.endive"
+
+
+def idempotency_key(kind: str, row_id: int, created_at: dt.datetime, *parts: object) -> str:
+    """'checkout-12-1733330000123-attempt-2': the row's id *and* creation time, so keys stay
+    unique even when ids are reused (a database restored or reseeded against the same
+    Stripe account), and equal for every retry of the same intent."""
+    stamp = int(created_at.timestamp() * 1000)
+    return "-".join([kind, str(row_id), str(stamp), *(str(p) for p in parts)])
 
 
 class StripeGatewayError(Exception):
@@ -138,7 +145,7 @@ class StripeGateway:
             raise StripeGatewayError(message, transient=False, code=code) from exc
 
     # --- Connect ----------------------------------------------------------------------
-    def create_express_account(self, *, clinician_id: int, email: str) -> AccountState:
+    def create_express_account(self, *, clinician_id: int, email: str, key: str) -> AccountState:
         account = self._call(
             self._client.v1.accounts.create,
             {
@@ -151,7 +158,7 @@ class StripeGateway:
                 },
                 "metadata": {"jotpay_clinician_id": str(clinician_id)},
             },
-            {"idempotency_key": f"express-account-clinician-{clinician_id}"},
+            {"idempotency_key": key},
         )
         return account_state_from(account)
 
@@ -179,7 +186,7 @@ class StripeGateway:
         self,
         *,
         request_id: int,
-        attempt: int,
+        key: str,
         amount_cents: int,
         application_fee_cents: int,
         destination_account: str,
@@ -214,7 +221,7 @@ class StripeGateway:
                 "cancel_url": cancel_url,
                 "expires_at": int(expires_at.timestamp()),
             },
-            {"idempotency_key": f"checkout-request-{request_id}-attempt-{attempt}"},
+            {"idempotency_key": key},
         )
         return checkout_session_from(session)
 

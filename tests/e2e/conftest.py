@@ -3,7 +3,9 @@ and the system Chromium driven by Playwright. Started once per test session."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -16,9 +18,13 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlmodel import Session
 
+from jotpay_app.sandbox.client import complete_onboarding
 from jotpay_app.services.db import make_engine
 from jotpay_app.services.migrations import upgrade_to_head
 from jotpay_app.services.seed import reseed
+from jotpay_app.services.seed_stripe import seed_connected_clinician
+from jotpay_app.services.stripe_gateway import StripeGateway
+from jotpay_app.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("JOTPAY_CHROMIUM", "/usr/bin/chromium")
@@ -62,13 +68,32 @@ class RunningApp:
     backend_url: str
     database_url: str
     log_path: Path
+    sandbox_url: str
+    env: dict[str, str]
 
     def reset_data(self) -> None:
+        """Demo data again, and demo2 connected in the stand-in (as `make run` does)."""
         engine = make_engine(self.database_url)
         with Session(engine) as s:
             reseed(s)
             s.commit()
+        settings = dataclasses.replace(
+            get_settings(),
+            stripe_secret_key=self.env["STRIPE_SECRET_KEY"],
+            stripe_api_base=self.sandbox_url,
+        )
+        seed_connected_clinician(
+            engine,
+            StripeGateway.from_settings(settings),
+            complete_onboarding=complete_onboarding,
+            app_base_url=self.frontend_url,
+        )
         engine.dispose()
+        httpx.delete(f"{self.sandbox_url}/sandbox/stripe/faults")
+        httpx.delete(f"{self.sandbox_url}/sandbox/twilio/faults")
+
+    def outbox(self, number: str) -> str:
+        return f"{self.sandbox_url}/sandbox/outbox/{number.replace('+', '%2B')}"
 
 
 @pytest.fixture(scope="session")
@@ -91,11 +116,80 @@ def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    sandbox = free_port()
+    env.update(
+        JOTPAY_SANDBOX_PORT=str(sandbox),
+        STRIPE_SECRET_KEY="sk_test_e2e_" + secrets.token_hex(8),
+        STRIPE_WEBHOOK_SECRET="whsec_" + secrets.token_hex(16),
+        STRIPE_CONNECT_WEBHOOK_SECRET="whsec_" + secrets.token_hex(16),
+        STRIPE_API_BASE=f"http://127.0.0.1:{sandbox}",
+        TWILIO_ACCOUNT_SID="AC" + secrets.token_hex(16),
+        TWILIO_AUTH_TOKEN=secrets.token_hex(16),
+        TWILIO_API_BASE=f"http://127.0.0.1:{sandbox}",
+        JOTPAY_SANDBOX_OUTBOX_URL=f"http://localhost:{sandbox}/sandbox/outbox",
+        APP_BASE_URL=f"http://localhost:{port}",
+        STRIPE_SANDBOX_WEBHOOK_RETRY_BASE="0.3",
+    )
     return env
 
 
 @pytest.fixture(scope="session")
-def running_app(app_env: dict[str, str]) -> Iterator[RunningApp]:
+def sandbox_process(app_env: dict[str, str]) -> Iterator[str]:
+    """The local Stripe/Twilio stand-in, delivering webhooks to the app under test."""
+    port = app_env["JOTPAY_SANDBOX_PORT"]
+    backend = f"http://127.0.0.1:{app_env['JOTPAY_BACKEND_PORT']}"
+    data_dir = Path(app_env["JOTPAY_DATA_DIR"]) / "sandbox"
+    log = open(data_dir.parent / "sandbox.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "jotpay_app.sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--data",
+            str(data_dir),
+            "--public-url",
+            f"http://localhost:{port}",
+            "--stripe-key",
+            app_env["STRIPE_SECRET_KEY"],
+            "--webhook-url",
+            f"{backend}/api/stripe/webhook",
+            "--webhook-secret",
+            app_env["STRIPE_WEBHOOK_SECRET"],
+            "--connect-webhook-url",
+            f"{backend}/api/stripe/connect-webhook",
+            "--connect-webhook-secret",
+            app_env["STRIPE_CONNECT_WEBHOOK_SECRET"],
+            "--twilio-sid",
+            app_env["TWILIO_ACCOUNT_SID"],
+            "--twilio-token",
+            app_env["TWILIO_AUTH_TOKEN"],
+            "--twilio-webhook-url",
+            f"{backend}/api/twilio/inbound",
+        ],
+        cwd=ROOT,
+        env=app_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/sandbox/outbox", 30, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def running_app(app_env: dict[str, str], sandbox_process: str) -> Iterator[RunningApp]:
     data_dir = Path(app_env["JOTPAY_DATA_DIR"])
     database_url = f"sqlite:///{data_dir / 'jotpay.db'}"
     upgrade_to_head(database_url)
@@ -120,7 +214,7 @@ def running_app(app_env: dict[str, str]) -> Iterator[RunningApp]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    app = RunningApp(frontend, backend, database_url, log_path)
+    app = RunningApp(frontend, backend, database_url, log_path, sandbox_process, app_env)
     try:
         app.reset_data()
         wait_for(f"{backend}/ping", 240, proc)
