@@ -157,11 +157,25 @@ class StripeAccount(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
+_OPEN_SQL = (
+    "status IN ('awaiting_setup', 'sending', 'sms_failed', 'sent', 'payment_failed', 'overdue')"
+)
+
+
 class PaymentRequest(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("practice_id", "invoice_number"),
         sa.Index("ix_paymentrequest_clinician_created", "clinician_id", "created_at"),
         sa.Index("ix_paymentrequest_status_due", "status", "due_date"),
+        # An appointment has at most one open request, enforced by the database so two
+        # clinicians clicking at once cannot both create one.
+        sa.Index(
+            "uq_paymentrequest_open_per_appointment",
+            "appointment_id",
+            unique=True,
+            sqlite_where=sa.text(_OPEN_SQL),
+            postgresql_where=sa.text(_OPEN_SQL),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -232,6 +246,39 @@ class SmsMessage(SQLModel, table=True):
     error_code: str = Field(default="", max_length=10)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Refund(SQLModel, table=True):
+    """A refund asked of Stripe. Recorded (pending) before the call, keyed for idempotency."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="paymentrequest.id", index=True)
+    clinician_id: int = Field(foreign_key="clinician.id")
+    amount_cents: int
+    # Refunds of one request are numbered 1, 2, ...; (request, number) is unique, so a
+    # second click on the same confirmation cannot create a second refund.
+    number: int
+    stripe_refund_id: str = Field(default="", max_length=255)
+    status: str = Field(default="pending", max_length=20)  # pending | succeeded | failed
+    failure_reason: str = Field(default="", max_length=255)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("request_id", "number"),)
+
+
+class ReminderRecord(SQLModel, table=True):
+    """One reminder of a request: sent, or skipped (missed while the app was down, or held
+    back by caps/quiet hours). Unique (request, number): no reminder is sent twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="paymentrequest.id", index=True)
+    number: int  # 1st, 2nd, 3rd reminder
+    status: str = Field(max_length=20)  # claimed | sent | skipped | failed
+    detail: str = Field(default="", max_length=255)
+    sms_message_id: int | None = Field(default=None, foreign_key="smsmessage.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("request_id", "number"),)
 
 
 class ProcessedWebhook(SQLModel, table=True):
