@@ -1,12 +1,11 @@
 """HTTP routes outside Reflex's websocket: Stripe and Twilio webhooks, the patient's pay
-link. Mounted on the Reflex backend with `rx.App(api_transformer=...)`."""
+link. Mounted on the Reflex backend with `rx.App(api_transformer=...)`. Open pages
+learn of what these routes change through services/changes.py (see live.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from sqlmodel import Session
 from starlette.applications import Starlette
@@ -23,19 +22,9 @@ from jotpay_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-# Called after a webhook changed something, so open pages can update (see live.py).
-after_change: list[Callable[[], Any]] = []
-
 
 def _stripe() -> StripeGateway:
     return StripeGateway.from_settings(get_settings())
-
-
-async def _notify() -> None:
-    for callback in after_change:
-        result = callback()
-        if asyncio.iscoroutine(result):
-            await result
 
 
 async def _stripe_webhook(request: Request, secret: str) -> Response:
@@ -54,8 +43,6 @@ async def _stripe_webhook(request: Request, secret: str) -> Response:
         lambda session: webhooks.apply_stripe_event(session, event),
     )
     log.info("stripe event %s %s: %s", event.get("type"), event_id, outcome)
-    if outcome != "duplicate":
-        await _notify()
     return JSONResponse({"received": True, "outcome": outcome})
 
 
@@ -89,15 +76,13 @@ async def twilio_status(request: Request) -> Response:
     event_id = request.headers.get("i-twilio-idempotency-token") or (
         f"{params.get('MessageSid')}:{params.get('MessageStatus')}"
     )
-    outcome = await asyncio.to_thread(
+    await asyncio.to_thread(
         webhooks.apply_once,
         get_engine(),
         "twilio",
         event_id,
         lambda session: webhooks.apply_twilio_status(session, params),
     )
-    if outcome != "duplicate":
-        await _notify()
     return Response(status_code=204)
 
 
@@ -112,7 +97,6 @@ async def twilio_inbound(request: Request) -> Response:
         f"inbound:{params.get('MessageSid', '')}",
         lambda session: webhooks.apply_inbound_sms(session, params),
     )
-    await _notify()
     # Empty TwiML: Twilio's own STOP/START replies are enough.
     return Response(
         "<?xml version='1.0' encoding='UTF-8'?><Response></Response>", media_type="text/xml"
@@ -174,7 +158,6 @@ async def pay_thanks(request: Request) -> Response:
     except StripeGatewayError:
         return _html(patient_pages.processing_page())
     if outcome.kind == "paid" and outcome.receipt:
-        await _notify()
         return _html(patient_pages.receipt_page(outcome.receipt, just_paid=True))
     if outcome.kind == "not_found":
         return _html(patient_pages.not_found_page(), 404)

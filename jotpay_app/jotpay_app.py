@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from jotpay_app.api import create_api
+from jotpay_app.live import live_lifespan
 from jotpay_app.pages.login import login_page
 from jotpay_app.pages.notes import notes_page
 from jotpay_app.pages.patient_detail import patient_detail_page
@@ -78,3 +79,4 @@ app.add_page(
 )
 
 app.register_lifespan_task(scheduler_lifespan)
+app.register_lifespan_task(live_lifespan)

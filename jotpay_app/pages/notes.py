@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from jotpay_app.components.action_card import payment_action_card
 from jotpay_app.components.layout import card, page_shell
 from jotpay_app.services.notes import NoteCandidate
 from jotpay_app.state.notes import NotesState as S
@@ -108,24 +109,29 @@ def note_form() -> rx.Component:
 
 
 def generated_note() -> rx.Component:
-    return rx.cond(
-        S.generated_note_id > 0,
-        card(
-            rx.hstack(
-                rx.icon("circle-check", color=rx.color("green", 10)),
-                rx.heading("Note generated", size="4", as_="h2"),
-                rx.text("for ", S.generated_patient, color_scheme="gray", size="2"),
-                align="center",
+    return rx.vstack(
+        payment_action_card(),
+        rx.cond(
+            S.generated_note_id > 0,
+            card(
+                rx.hstack(
+                    rx.icon("circle-check", color=rx.color("green", 10)),
+                    rx.heading("Note generated", size="4", as_="h2"),
+                    rx.text("for ", S.generated_patient, color_scheme="gray", size="2"),
+                    align="center",
+                ),
+                rx.text(
+                    S.generated_content,
+                    white_space="pre-wrap",
+                    size="2",
+                    id="generated-note",
+                    margin_top="0.75rem",
+                ),
+                id="generated-note-card",
             ),
-            rx.text(
-                S.generated_content,
-                white_space="pre-wrap",
-                size="2",
-                id="generated-note",
-                margin_top="0.75rem",
-            ),
-            id="generated-note-card",
         ),
+        spacing="4",
+        width="100%",
     )
 
 

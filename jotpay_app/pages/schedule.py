@@ -6,6 +6,9 @@ import reflex as rx
 
 from jotpay_app.components.calendar import calendar_grid
 from jotpay_app.components.layout import card, page_shell
+from jotpay_app.components.request_form import request_payment_dialog
+from jotpay_app.components.status_badge import status_badge
+from jotpay_app.state.request_form import RequestFormState
 from jotpay_app.state.schedule import ScheduleState as S
 
 
@@ -54,6 +57,48 @@ def detail(label: str, value: rx.Var | rx.Component, element_id: str) -> rx.Comp
     )
 
 
+def payment_line() -> rx.Component:
+    """The appointment's payment: its live status, or Request Payment when none is open."""
+    d = S.details
+    return rx.hstack(
+        rx.text("Payment", color_scheme="gray", size="2", width="8rem"),
+        rx.cond(
+            d.request_id > 0,
+            rx.hstack(
+                rx.box(
+                    status_badge(d.request_status, d.request_status_label),
+                    id="details-request-status",
+                    data_status=d.request_status,
+                ),
+                rx.text(d.request_amount, size="2"),
+                align="center",
+            ),
+        ),
+        rx.cond(
+            d.request_open,
+            rx.link(
+                rx.button("View request", size="1", variant="soft"),
+                href="/patients/" + d.patient_id.to_string(),
+                id="details-view-request",
+            ),
+            rx.button(
+                rx.icon("badge-dollar-sign", size=14),
+                "Request Payment",
+                size="2",
+                id="details-request-payment",
+                loading=RequestFormState.redirecting,
+                on_click=[
+                    S.set_details_open(False),
+                    RequestFormState.open_for_patient(d.patient_id, d.id, 0),
+                ],
+            ),
+        ),
+        align="center",
+        width="100%",
+        wrap="wrap",
+    )
+
+
 def session_details_dialog() -> rx.Component:
     d = S.details
     return rx.dialog.root(
@@ -83,6 +128,7 @@ def session_details_dialog() -> rx.Component:
                     detail("Clinician", d.clinician_name, "details-clinician"),
                     detail("Session fee", d.fee, "details-fee"),
                     detail("Status", d.status, "details-status"),
+                    payment_line(),
                     rx.divider(),
                     rx.cond(
                         d.status == "Canceled",
@@ -157,5 +203,6 @@ def schedule_page() -> rx.Component:
             calendar_grid(),
         ),
         session_details_dialog(),
+        request_payment_dialog(),
         title="Schedule",
     )

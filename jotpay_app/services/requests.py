@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from jotpay_app.models import (
+    OPEN_STATUSES,
     Appointment,
     Patient,
     PaymentRequest,
@@ -178,6 +179,10 @@ def create_request(
             or appointment.patient_id != patient_id
         ):
             raise NotFoundError("Appointment not found")
+        open_one = open_request_for_appointment(session, appointment_id)
+        if open_one is not None:
+            # One open request per appointment (also a unique index, for concurrent clicks).
+            return open_one, False
 
     # Same content, same clinician, same 10-minute bucket (or the previous one): one request.
     bucket = int(now.timestamp() // DUPLICATE_WINDOW.total_seconds())
@@ -262,6 +267,15 @@ def submit_request(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def open_request_for_appointment(session: Session, appointment_id: int) -> PaymentRequest | None:
+    return session.exec(
+        select(PaymentRequest).where(
+            PaymentRequest.appointment_id == appointment_id,
+            PaymentRequest.status.in_([s.value for s in OPEN_STATUSES]),  # type: ignore[attr-defined]
+        )
+    ).first()
 
 
 def pay_link(public_base_url: str, token: str) -> str:
@@ -527,7 +541,9 @@ def send_payment_request(
             status,
             False,
             "info",
-            "This request was already sent: nothing was sent twice.",
+            "This appointment already has an open payment request: nothing new was sent."
+            if appointment_id
+            else "This request was already sent: nothing was sent twice.",
         )
     if status == S.AWAITING_SETUP:
         return SendOutcome(

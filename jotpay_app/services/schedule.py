@@ -7,9 +7,18 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from jotpay_app.models import Appointment, Clinician, Note, Patient, SessionType
+from jotpay_app.models import (
+    OPEN_STATUSES,
+    Appointment,
+    Clinician,
+    Note,
+    Patient,
+    PaymentRequest,
+    SessionType,
+)
 from jotpay_app.services.errors import NotFoundError
 from jotpay_app.services.money import format_cents
+from jotpay_app.services.payments import status_label
 from jotpay_app.services.timefmt import format_date, format_time, local_to_utc, to_local
 
 DAY_START_HOUR = 7
@@ -63,6 +72,12 @@ class SessionDetails:
     status: str
     note_id: int
     note_content: str
+    # The appointment's latest payment request (0 / "" when none).
+    request_id: int
+    request_status: str
+    request_status_label: str
+    request_amount: str
+    request_open: bool
 
 
 def week_start(day: dt.date) -> dt.date:
@@ -196,6 +211,11 @@ def session_details(
             Note.created_at.desc()  # type: ignore[union-attr]
         )
     ).first()
+    latest = session.exec(
+        select(PaymentRequest)
+        .where(PaymentRequest.appointment_id == appointment_id)
+        .order_by(PaymentRequest.created_at.desc(), PaymentRequest.id.desc())  # type: ignore[union-attr]
+    ).first()
     return SessionDetails(
         id=appt.id or 0,
         patient_id=patient.id or 0,
@@ -210,4 +230,9 @@ def session_details(
         status=appt.status.replace("_", " ").capitalize(),
         note_id=(note.id or 0) if note else 0,
         note_content=note.content if note else "",
+        request_id=(latest.id or 0) if latest else 0,
+        request_status=latest.status if latest else "",
+        request_status_label=status_label(latest.status) if latest else "",
+        request_amount=format_cents(latest.amount_cents) if latest else "",
+        request_open=bool(latest and latest.status in OPEN_STATUSES),
     )

@@ -35,6 +35,15 @@ class AuthState(rx.State):
             raise PermissionError("not logged in")
         return who
 
+    def _watch(self) -> None:
+        """Ask for live refreshes of this state when the practice's requests change."""
+        from jotpay_app import live
+
+        who = self.identity()
+        token = self.router.session.client_token
+        if who is not None and token:
+            live.registry().watch(who.practice_id, token, type(self).get_full_name())
+
     @rx.var
     def sandbox_outbox_url(self) -> str:
         return get_settings().sandbox_outbox_url

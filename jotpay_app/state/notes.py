@@ -7,6 +7,7 @@ import reflex as rx
 from jotpay_app.services import notes as note_service
 from jotpay_app.services.db import session_scope
 from jotpay_app.services.errors import FieldErrors, NotFoundError
+from jotpay_app.state.action_card import ActionCardState
 from jotpay_app.state.base import AuthState
 
 
@@ -24,7 +25,7 @@ class NotesState(AuthState):
     generated_patient: str = ""
 
     @rx.event
-    def load(self) -> None:
+    def load(self):
         who = self.identity()
         if who is None:
             return
@@ -45,6 +46,11 @@ class NotesState(AuthState):
         self.generated_note_id = 0
         self.generated_content = ""
         self.errors = {}
+        # Back from Stripe onboarding started on an action card: show that card again.
+        note = self.router.url.query_parameters.get("note", "")
+        if note.isdigit():
+            return ActionCardState.show_for_note(int(note))
+        return ActionCardState.hide
 
     @rx.event
     def set_appointment_id(self, value: str) -> None:
@@ -112,4 +118,8 @@ class NotesState(AuthState):
             self.candidates = note_service.note_candidates(
                 session, who.practice_id, who.practice_timezone
             )
-        return rx.toast.success("Note generated and saved.")
+        # The moment a note is generated: the payment action card appears.
+        return [
+            rx.toast.success("Note generated and saved."),
+            ActionCardState.show_for_note(self.generated_note_id),
+        ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from jotpay_app.live import live_state
 from jotpay_app.services import patients as patient_service
 from jotpay_app.services.db import session_scope
 from jotpay_app.services.errors import FieldErrors, NotFoundError
@@ -62,6 +63,7 @@ EMPTY_PROFILE = patient_service.PatientProfile(
 )
 
 
+@live_state
 class PatientProfileState(AuthState):
     profile: patient_service.PatientProfile = EMPTY_PROFILE
     not_found: bool = False
@@ -122,12 +124,21 @@ class PatientProfileState(AuthState):
         self._reset_mobile_errors()
         self._reload(self._patient_id())
         self.loading = False
+        self._watch()
         # Back from Stripe onboarding: continue with the form for this patient.
-        if self.router.url.query_parameters.get("request") == "open" and not self.not_found:
+        query = self.router.url.query_parameters
+        if query.get("request") == "open" and not self.not_found:
             from jotpay_app.state.request_form import RequestFormState
 
-            return RequestFormState.open_for_patient(self.profile.id)
+            appointment = query.get("appointment", "")
+            return RequestFormState.open_for_patient(
+                self.profile.id, int(appointment) if appointment.isdigit() else 0, 0
+            )
         return None
+
+    def _live_refresh(self, request_ids: frozenset[int]) -> None:
+        if self.profile.id and not self.not_found:
+            self._reload(self.profile.id)
 
     @rx.event
     def reload(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from jotpay_app.live import live_state
 from jotpay_app.services import payments as payment_service
 from jotpay_app.services.db import session_scope
 from jotpay_app.state.base import AuthState
@@ -11,6 +12,7 @@ from jotpay_app.state.base import AuthState
 PAGE_SIZE = 25
 
 
+@live_state
 class PaymentSettingsState(AuthState):
     rows: list[payment_service.RequestRow] = []
     total: int = 0
@@ -38,6 +40,11 @@ class PaymentSettingsState(AuthState):
     @rx.event
     def load(self) -> None:
         self.page = 1
+        self._load()
+        self._watch()
+
+    def _live_refresh(self, request_ids: frozenset[int]) -> None:
+        # Same page, same filters: only the rows' values change under the clinician.
         self._load()
 
     @rx.event

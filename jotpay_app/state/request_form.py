@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -20,10 +21,15 @@ from jotpay_app.settings import get_settings
 from jotpay_app.state.base import AuthState
 
 
-def onboarding_redirect(clinician_id: int, patient_id: int) -> str:
-    """A fresh Stripe onboarding link that comes back to this patient's form."""
+def safe_next(path: str) -> str:
+    """Only paths inside the app (never another site) are followed after onboarding."""
+    return path if path.startswith("/") and not path.startswith("//") else "/payment-settings"
+
+
+def onboarding_redirect(clinician_id: int, next_path: str) -> str:
+    """A fresh Stripe onboarding link; once ready the clinician continues at `next_path`."""
     settings = get_settings()
-    query = f"?patient={patient_id}" if patient_id else ""
+    query = "?" + urlencode({"next": safe_next(next_path)})
     with session_scope() as session:
         return connect.onboarding_url(
             session,
@@ -122,7 +128,10 @@ class RequestFormState(AuthState):
                 patient.sms_opted_out,
             )
         if not ready:
-            return RequestFormState.start_onboarding(int(patient_id))
+            next_path = f"/patients/{int(patient_id)}?request=open"
+            if appointment_id:
+                next_path += f"&appointment={int(appointment_id)}"
+            return RequestFormState.start_onboarding(next_path)
         self._reset_form(
             int(patient_id),
             name,
@@ -138,7 +147,7 @@ class RequestFormState(AuthState):
         return None
 
     @rx.event(background=True)
-    async def start_onboarding(self, patient_id: int):
+    async def start_onboarding(self, next_path: str):
         async with self:
             if self.redirecting:
                 return
@@ -147,7 +156,7 @@ class RequestFormState(AuthState):
                 return
             self.redirecting = True
         try:
-            url = await asyncio.to_thread(onboarding_redirect, who.clinician_id, patient_id)
+            url = await asyncio.to_thread(onboarding_redirect, who.clinician_id, next_path)
         except StripeGatewayError as exc:
             async with self:
                 self.redirecting = False
@@ -254,7 +263,7 @@ class RequestFormState(AuthState):
         }[outcome.level]
         yield toast(outcome.message)
         if outcome.status == "awaiting_setup":
-            yield RequestFormState.start_onboarding(patient_id)
+            yield RequestFormState.start_onboarding(f"/patients/{patient_id}")
 
 
 class ConnectState(AuthState):
@@ -264,7 +273,7 @@ class ConnectState(AuthState):
     ready: bool = False
     missing: list[str] = []
     error: str = ""
-    patient_id: int = 0
+    next_path: str = ""
 
     @rx.event(background=True)
     async def handle_return(self):
@@ -273,8 +282,7 @@ class ConnectState(AuthState):
             if who is None:
                 yield rx.redirect("/login")
                 return
-            raw = self.router.url.query_parameters.get("patient", "")
-            self.patient_id = int(raw) if raw.isdigit() else 0
+            self.next_path = safe_next(self.router.url.query_parameters.get("next", ""))
             self.checking = True
             self.error = ""
 
@@ -310,13 +318,10 @@ class ConnectState(AuthState):
             self.checking = False
             self.ready = status.ready
             self.missing = list(status.missing)
-            patient_id = self.patient_id
+            next_path = self.next_path
         if status.ready:
             yield rx.toast.success("Stripe is set up. You can request payments now.")
-            if patient_id:
-                yield rx.redirect(f"/patients/{patient_id}?request=open", replace=True)
-            else:
-                yield rx.redirect("/payment-settings", replace=True)
+            yield rx.redirect(next_path, replace=True)
 
     @rx.event(background=True)
     async def handle_refresh(self):
@@ -326,10 +331,9 @@ class ConnectState(AuthState):
             if who is None:
                 yield rx.redirect("/login")
                 return
-            raw = self.router.url.query_parameters.get("patient", "")
-            patient_id = int(raw) if raw.isdigit() else 0
+            next_path = safe_next(self.router.url.query_parameters.get("next", ""))
         try:
-            url = await asyncio.to_thread(onboarding_redirect, who.clinician_id, patient_id)
+            url = await asyncio.to_thread(onboarding_redirect, who.clinician_id, next_path)
         except StripeGatewayError as exc:
             async with self:
                 self.checking = False
@@ -339,4 +343,4 @@ class ConnectState(AuthState):
 
     @rx.event
     def continue_setup(self):
-        return RequestFormState.start_onboarding(self.patient_id)
+        return RequestFormState.start_onboarding(self.next_path)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import reflex as rx
 
+from jotpay_app.live import live_state
 from jotpay_app.services import schedule as schedule_service
 from jotpay_app.services.db import session_scope
 from jotpay_app.services.errors import NotFoundError
@@ -26,9 +27,15 @@ EMPTY_DETAILS = schedule_service.SessionDetails(
     status="",
     note_id=0,
     note_content="",
+    request_id=0,
+    request_status="",
+    request_status_label="",
+    request_amount="",
+    request_open=False,
 )
 
 
+@live_state
 class ScheduleState(AuthState):
     view: str = "week"  # "week" | "day"
     anchor: str = ""  # ISO date the view is built around
@@ -104,6 +111,11 @@ class ScheduleState(AuthState):
 
     @rx.event
     def open_appointment(self, appointment_id: int) -> None:
+        self._load_details(int(appointment_id))
+        self.details_open = True
+        self._watch()
+
+    def _load_details(self, appointment_id: int) -> None:
         who = self.identity()
         if who is None:
             return
@@ -116,8 +128,12 @@ class ScheduleState(AuthState):
         except NotFoundError:
             self.details = EMPTY_DETAILS
             self.details_error = "This appointment no longer exists."
-        self.details_open = True
 
     @rx.event
     def set_details_open(self, value: bool) -> None:
         self.details_open = value
+
+    def _live_refresh(self, request_ids: frozenset[int]) -> None:
+        """A request changed somewhere: re-read the open session details."""
+        if self.details_open and self.details.id:
+            self._load_details(self.details.id)
