@@ -401,3 +401,19 @@ def poll(probe: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: {what or probe}")
         time.sleep(0.05)
+
+
+def wait_for_lock_waiters(engine: Engine, count: int, timeout: float = 10.0) -> None:
+    """PostgreSQL: until `count` sessions of this database wait for a lock."""
+
+    def waiting() -> bool:
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        return int(found) >= count
+
+    poll(waiting, timeout=timeout, what=f"{count} sessions waiting for a row lock")
