@@ -1,14 +1,17 @@
-"""Reading a clinician's payment requests (Payment Settings). Paged in the database."""
+"""Reading a clinician's payment requests (Payment Settings). Paged in the database.
+
+The query itself (filters, sorting, the last text's delivery status) lives in
+`services/dashboard.py`; this module keeps the row shape and the status wording shared
+with the patient profile.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
-from jotpay_app.models import Patient, PaymentRequest, RequestStatus
-from jotpay_app.services.money import format_cents
-from jotpay_app.services.timefmt import format_date, format_datetime
+from jotpay_app.models import RequestStatus
 
 STATUS_LABELS: dict[str, str] = {
     RequestStatus.AWAITING_SETUP: "Awaiting setup",
@@ -23,13 +26,38 @@ STATUS_LABELS: dict[str, str] = {
     RequestStatus.CANCELED: "Canceled",
 }
 
+# Delivery of the request's last text, as Twilio reports it (see webhooks.SMS_STATUS_RANK).
+SMS_DELIVERY_LABELS: dict[str, str] = {
+    "": "",
+    "pending": "Sending",
+    "accepted": "Sending",
+    "queued": "Sending",
+    "sending": "Sending",
+    "sent": "Sent to carrier",
+    "delivered": "Delivered",
+    "failed": "Not delivered",
+    "undelivered": "Not delivered",
+}
+
 
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
 
+def sms_delivery_label(status: str | None) -> str:
+    status = status or ""
+    return SMS_DELIVERY_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
 @dataclass(frozen=True)
 class RequestRow:
+    """One table row, formatted for display in the practice's time zone.
+
+    Fee, net and refunded are filled only once the request is paid (before that the fee
+    is a projection, not money). `net` is what the clinician keeps: amount - fee -
+    refunded (a refund reverses the transfer; the fee is not returned).
+    """
+
     id: int
     invoice_number: int
     patient_name: str
@@ -42,6 +70,16 @@ class RequestRow:
     paid: str
     fee: str
     net: str
+    # The "Sent" column: when the request was made (the same moment as `created`).
+    sent: str = ""
+    # Delivery of the last text of the request ("delivered", "failed", ... or "").
+    sms_delivery: str = ""
+    sms_delivery_label: str = ""
+    refunded: str = ""
+    # A payment that arrived after cancel: recorded, flagged for the clinician to refund.
+    needs_attention: bool = False
+    amount_cents: int = 0
+    refundable_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,46 +88,16 @@ class RequestPage:
     total: int
     page: int
     page_size: int
+    page_count: int = 1
 
 
 def clinician_requests(
     session: Session, clinician_id: int, tz: str, *, page: int = 1, page_size: int = 25
 ) -> RequestPage:
     """One page of the clinician's own requests, newest first (never every row)."""
-    page = max(page, 1)
-    total = session.exec(
-        select(func.count())
-        .select_from(PaymentRequest)
-        .where(PaymentRequest.clinician_id == clinician_id)
-    ).one()
-    rows = session.exec(
-        select(PaymentRequest, Patient)
-        .join(Patient, Patient.id == PaymentRequest.patient_id)
-        .where(PaymentRequest.clinician_id == clinician_id)
-        .order_by(PaymentRequest.created_at.desc(), PaymentRequest.id.desc())  # type: ignore[union-attr]
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    paid_like = {RequestStatus.PAID, RequestStatus.PARTIALLY_REFUNDED, RequestStatus.REFUNDED}
-    return RequestPage(
-        rows=[
-            RequestRow(
-                id=r.id or 0,
-                invoice_number=r.invoice_number,
-                patient_name=p.full_name,
-                amount=format_cents(r.amount_cents),
-                reason=r.reason,
-                created=format_datetime(r.created_at, tz),
-                due=format_date(r.due_date),
-                status=r.status,
-                status_label=status_label(r.status),
-                paid=format_datetime(r.paid_at, tz),
-                fee=format_cents(r.fee_cents) if r.status in paid_like else "",
-                net=format_cents(r.net_cents) if r.status in paid_like else "",
-            )
-            for r, p in rows
-        ],
-        total=int(total),
-        page=page,
-        page_size=page_size,
+    # Imported here: dashboard builds on this module's labels and row shape.
+    from jotpay_app.services.dashboard import RequestQuery, query_requests
+
+    return query_requests(
+        session, RequestQuery(clinician_id=clinician_id, tz=tz, page=page, page_size=page_size)
     )
