@@ -116,6 +116,9 @@ def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    if os.environ.get("TEST_REDIS_URL"):
+        # As in production: Reflex's state and the live-update registry in Redis.
+        env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
     sandbox = free_port()
     env.update(
         JOTPAY_SANDBOX_PORT=str(sandbox),
