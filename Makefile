@@ -25,6 +25,9 @@ run: setup
 test: setup-dev
 	@$(ENV) scripts/test.sh
 
+bench: setup-dev
+	@$(ENV) scripts/bench.sh
+
 lint: setup-dev
 	@$(ENV) ruff check . && ruff format --check .
 

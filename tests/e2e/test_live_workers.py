@@ -7,9 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -20,45 +18,18 @@ from sqlmodel import Session, select
 
 from jotpay_app.models import PaymentRequest
 from jotpay_app.services.db import make_engine
+from tests.apphost import RunningApp, backend_worker
 from tests.conftest import needs_service
-from tests.e2e.conftest import ROOT, RunningApp, free_port, log_in, wait_for
+from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def second_worker(running_app: RunningApp) -> Iterator[str]:
-    """Another backend process of the same app (same database, same Redis)."""
     needs_service("TEST_REDIS_URL", "Redis multi-worker")
-    port = free_port()
-    env = dict(running_app.env, JOTPAY_BACKEND_PORT=str(port))
-    log_path = running_app.log_path.with_name("worker2.log")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "reflex"),
-                "run",
-                "--env",
-                "prod",
-                "--backend-only",
-                "--backend-port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/ping", 120, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+    with backend_worker(running_app.env, running_app.log_path.with_name("worker2.log")) as url:
+        yield url
 
 
 def signed(payload: str, secret: str) -> str:

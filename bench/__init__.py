@@ -1,0 +1,1 @@
+"""Benchmarks: each prints key=value figures (`make bench`)."""
