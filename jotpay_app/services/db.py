@@ -21,12 +21,22 @@ def make_engine(database_url: str) -> Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin (below).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             # WAL lets the app read while the scheduler writes; FKs are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin_immediate(conn) -> None:
+            # SQLite has no SELECT ... FOR UPDATE. Taking the write lock when a transaction
+            # begins makes read-check-write sequences (a webhook and the thank-you page both
+            # recording the same payment) run one after the other, as row locks do on
+            # PostgreSQL. Transactions stay short: no outside call runs inside one.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if database_url.startswith("postgresql://"):

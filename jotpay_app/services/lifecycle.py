@@ -40,7 +40,12 @@ class InvalidTransition(ValueError):
 def lock_request(session: Session, request_id: int) -> PaymentRequest | None:
     """Load a request holding its row lock until commit (PostgreSQL; SQLite locks on write)."""
     return session.exec(
-        select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update()
+        select(PaymentRequest)
+        .where(PaymentRequest.id == request_id)
+        .with_for_update()
+        # Re-read the row even if this session already holds the object: the values
+        # loaded before the lock may be stale (another transaction just committed).
+        .execution_options(populate_existing=True)
     ).first()
 
 
