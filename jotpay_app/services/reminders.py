@@ -157,8 +157,8 @@ def mark_overdue(engine: Engine, now: dt.datetime) -> tuple[int, int]:
     """Mark every request whose due date has ended (practice time) overdue, with its event.
 
     Returns (requests marked, SQL statements run). The statements do not depend on the
-    number of rows: one read of the practices' timezones, then per status an UPDATE …
-    RETURNING and one executemany INSERT of the events, in one transaction.
+    number of rows: in one transaction, one read of the practices' timezones, then per
+    status an UPDATE … RETURNING and one executemany INSERT of the events.
     """
     requests_table = PaymentRequest.__table__  # type: ignore[attr-defined]
     practices_table = Practice.__table__  # type: ignore[attr-defined]
@@ -173,38 +173,37 @@ def mark_overdue(engine: Engine, now: dt.datetime) -> tuple[int, int]:
     with engine.connect() as conn:
         sa.event.listen(conn, "before_cursor_execute", count_statement)
         try:
-            timezones = conn.execute(sa.select(practices_table.c.timezone).distinct()).scalars()
-            # Practices whose local date is the same share one cutoff: at any moment the
-            # world spans at most three dates, so the condition stays small.
-            timezones_by_today: dict[dt.date, list[str]] = defaultdict(list)
-            for tz in timezones:
-                timezones_by_today[local_today(tz, now)].append(tz)
-            conn.commit()
-            if not timezones_by_today:
-                return 0, statements
-            due_date_ended = sa.and_(
-                # Lets the (status, due_date) index narrow the scan before the OR below.
-                requests_table.c.due_date < max(timezones_by_today),
-                sa.or_(
-                    *(
-                        sa.and_(
-                            requests_table.c.due_date < today,
-                            requests_table.c.practice_id.in_(
-                                sa.select(practices_table.c.id).where(
-                                    practices_table.c.timezone.in_(tzs)
-                                )
-                            ),
-                        )
-                        for today, tzs in timezones_by_today.items()
-                    )
-                ),
-            )
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     conn.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:key)"),
                         {"key": OVERDUE_MARKING_LOCK_KEY},
                     )
+                timezones = conn.execute(sa.select(practices_table.c.timezone).distinct()).scalars()
+                # Practices whose local date is the same share one cutoff: at any moment
+                # the world spans at most three dates, so the condition stays small.
+                timezones_by_today: dict[dt.date, list[str]] = defaultdict(list)
+                for tz in timezones:
+                    timezones_by_today[local_today(tz, now)].append(tz)
+                if not timezones_by_today:
+                    return 0, statements
+                due_date_ended = sa.and_(
+                    # Lets the (status, due_date) index narrow the scan before the OR.
+                    requests_table.c.due_date < max(timezones_by_today),
+                    sa.or_(
+                        *(
+                            sa.and_(
+                                requests_table.c.due_date < today,
+                                requests_table.c.practice_id.in_(
+                                    sa.select(practices_table.c.id).where(
+                                        practices_table.c.timezone.in_(tzs)
+                                    )
+                                ),
+                            )
+                            for today, tzs in timezones_by_today.items()
+                        )
+                    ),
+                )
                 # One UPDATE per from-status, so each event records where it came from
                 # (RETURNING gives new values only). RETURNING names exactly the rows this
                 # statement changed, so concurrent workers never write an event twice.
@@ -309,8 +308,9 @@ def _claim(
             + [claim]
         )
         try:
-            # First statement of the transaction, a write: on SQLite it takes the write
-            # lock before anything is read, so what is read next is current.
+            # The first statement of the transaction is a write, so on SQLite the write
+            # lock is held before anything is read (whether or not the engine begins
+            # transactions IMMEDIATE) and what is read next is current.
             session.flush()
         except IntegrityError:
             session.rollback()
