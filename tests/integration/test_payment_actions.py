@@ -741,10 +741,16 @@ def test_real_refund_through_the_sdk_reverses_the_transfer_and_the_webhook_is_a_
     with Session(world.engine) as session:
         kinds = list(
             session.exec(
-                select(PaymentEvent.kind).where(PaymentEvent.request_id == request.id)
+                select(PaymentEvent.kind)
+                .where(PaymentEvent.request_id == request.id)
+                .order_by(PaymentEvent.id)  # type: ignore[arg-type]
             ).all()
         )
-    assert "refunded" not in kinds  # the webhook found it already recorded
+    # Stripe's charge.refunded webhook races the app's own record of the answer. Either
+    # way the refund is counted once: when it lands after, it is a no-op (no "refunded"
+    # event); when it lands first, the app's record does not add it again (above).
+    if "refunded" in kinds:
+        assert kinds.index("refunded") < kinds.index("refund_succeeded")
     # The same confirmation again: nothing more; more than is left: refused before Stripe.
     again = refund_request(world.engine, world.who, request.id or 0, 2000, app_env.stripe, confirm)
     assert again.repeated and again.refund_id == first.refund_id
