@@ -68,16 +68,23 @@ def _after_flush(session: Session, _context: object) -> None:
             pending.setdefault(request.practice_id, set()).add(event.request_id)
 
 
-def _after_commit(session: Session) -> None:
-    pending = session.info.pop(_PENDING_KEY, None)
-    if not pending or not _listeners:
+def publish(changed: dict[int, set[int]]) -> None:
+    """Tell listeners that these requests (practice id -> request ids) changed and the
+    change is committed. For code that writes through a Connection, not a Session."""
+    notices = [ChangeNotice(pid, frozenset(ids)) for pid, ids in changed.items() if ids]
+    if not notices:
         return
-    notices = [ChangeNotice(pid, frozenset(ids)) for pid, ids in pending.items() if ids]
     for listener in list(_listeners):
         try:
             listener(notices)
         except Exception:  # a broken listener must never undo or block a commit
             log.exception("change listener failed")
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, None)
+    if pending and _listeners:
+        publish(pending)
 
 
 def _after_rollback(session: Session) -> None:

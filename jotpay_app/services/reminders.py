@@ -42,7 +42,7 @@ from jotpay_app.models import (
     SmsMessage,
     utcnow,
 )
-from jotpay_app.services import lifecycle, paylink, sms_caps
+from jotpay_app.services import changes, lifecycle, paylink, sms_caps
 from jotpay_app.services.errors import NotFoundError
 from jotpay_app.services.requests import pay_link
 from jotpay_app.services.sms import SentSms, SmsError, reminder_text
@@ -172,6 +172,7 @@ def mark_overdue(engine: Engine, now: dt.datetime) -> tuple[int, int]:
     marked = 0
     with engine.connect() as conn:
         sa.event.listen(conn, "before_cursor_execute", count_statement)
+        changed_by_practice: dict[int, set[int]] = defaultdict(set)
         try:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
@@ -212,7 +213,11 @@ def mark_overdue(engine: Engine, now: dt.datetime) -> tuple[int, int]:
                         sa.update(requests_table)
                         .where(requests_table.c.status == from_status, due_date_ended)
                         .values(status=S.OVERDUE, overdue_at=now, updated_at=now)
-                        .returning(requests_table.c.id, requests_table.c.due_date)
+                        .returning(
+                            requests_table.c.id,
+                            requests_table.c.due_date,
+                            requests_table.c.practice_id,
+                        )
                     ).all()
                     if changed:
                         conn.execute(
@@ -228,12 +233,16 @@ def mark_overdue(engine: Engine, now: dt.datetime) -> tuple[int, int]:
                                     "detail": f"Unpaid after the due date, "
                                     f"{format_date(due_date)} (practice time)",
                                 }
-                                for request_id, due_date in changed
+                                for request_id, due_date, _practice in changed
                             ],
                         )
+                        for request_id, _due, practice_id in changed:
+                            changed_by_practice[practice_id].add(request_id)
                     marked += len(changed)
         finally:
             sa.event.remove(conn, "before_cursor_execute", count_statement)
+    # Committed: open pages of those practices show Overdue live.
+    changes.publish(changed_by_practice)
     return marked, statements
 
 

@@ -30,7 +30,7 @@ from jotpay_app.models import (
     StripeAccount,
     utcnow,
 )
-from jotpay_app.services import lifecycle
+from jotpay_app.services import lifecycle, sms_caps
 from jotpay_app.services.auth import Identity
 from jotpay_app.services.errors import FieldErrors, NotFoundError
 from jotpay_app.services.invoices import take_invoice_number
@@ -461,6 +461,14 @@ def run_sms_retries(
             if request.status == S.SMS_FAILED:
                 if request.next_sms_attempt_at is None or request.next_sms_attempt_at > now:
                     continue  # another worker got here first
+                # Automatic retries obey the texting caps and quiet hours.
+                hold = sms_caps.hold_for_retry(session, request, now)
+                if hold is not None:
+                    # None = opted out or no number: stop retrying automatically.
+                    request.next_sms_attempt_at = hold.until
+                    session.add(request)
+                    session.commit()
+                    continue
                 retry_sms(session, None, request_id, actor="system")
             elif request.status == S.SENDING and request.updated_at > now - STUCK_SENDING_AFTER:
                 continue
