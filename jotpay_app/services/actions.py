@@ -31,7 +31,7 @@ from jotpay_app.models import (
     SmsMessage,
     utcnow,
 )
-from jotpay_app.services import lifecycle, requests
+from jotpay_app.services import connect, lifecycle, requests
 from jotpay_app.services.auth import Identity
 from jotpay_app.services.errors import FieldErrors, NotFoundError
 from jotpay_app.services.money import AmountError, format_cents, parse_dollars
@@ -674,3 +674,16 @@ def pay_url_for(session: Session, who: Identity, request_id: int, public_base_ur
     if recent is None:
         lifecycle.record_event(session, request, actor=_actor(who), kind="link_copied")
     return requests.pay_link(public_base_url, request.pay_token)
+
+
+# -- Stripe Dashboard -------------------------------------------------------------------------
+def stripe_dashboard_url(session: Session, who: Identity, stripe: StripeGateway) -> str:
+    """A fresh single-use link into the clinician's own Stripe Express Dashboard (payouts,
+    bank details). Made on each click: Stripe's login links expire within minutes."""
+    account = connect.account_for(session, who.clinician_id)
+    if account is None or not account.details_submitted:
+        raise ActionError("Finish your Stripe setup first.")
+    try:
+        return stripe.create_login_link(account.stripe_account_id)
+    except StripeGatewayError as exc:
+        raise ActionError(f"Stripe did not open the dashboard: {exc}") from exc

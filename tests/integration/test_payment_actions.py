@@ -34,6 +34,7 @@ from jotpay_app.services.actions import (
     refund_request,
     resend_request,
     retry_pending_refunds,
+    stripe_dashboard_url,
 )
 from jotpay_app.services.auth import Identity
 from jotpay_app.services.dashboard import RequestQuery, query_requests, timeline
@@ -707,6 +708,32 @@ def test_copy_link_gives_the_pay_link_and_logs_it_once(desk: Desk) -> None:
         pay_url_for(session, desk.colleague, request_id, BASE)
 
 
+# -- Stripe Dashboard -------------------------------------------------------------------------
+def test_stripe_dashboard_needs_a_finished_setup(desk: Desk) -> None:
+    class LoginLinks:
+        accounts: list[str] = []
+
+        def create_login_link(self, account_id: str) -> str:
+            self.accounts.append(account_id)
+            return f"https://connect.example/express/{account_id}"
+
+    stripe = LoginLinks()
+    with Session(desk.engine) as session:
+        with pytest.raises(ActionError, match="Finish your Stripe setup"):
+            stripe_dashboard_url(session, desk.who, stripe)  # type: ignore[arg-type]
+        account = session.exec(
+            select(StripeAccount).where(StripeAccount.clinician_id == desk.who.clinician_id)
+        ).one()
+        account.details_submitted = True
+        session.add(account)
+        session.commit()
+        url = stripe_dashboard_url(session, desk.who, stripe)  # type: ignore[arg-type]
+        assert url == "https://connect.example/express/acct_me"
+        with pytest.raises(ActionError):
+            stripe_dashboard_url(session, desk.colleague, stripe)  # type: ignore[arg-type]
+    assert stripe.accounts == ["acct_me"]
+
+
 # -- through the real Stripe SDK, against the local stand-in -----------------------------------
 def paid_through_stripe(app_env: AppEnv, world: World, amount: int = 5000) -> PaymentRequest:
     """A request paid by a real PaymentIntent; its webhook records the payment."""
@@ -776,3 +803,10 @@ def test_real_cancel_expires_the_checkout_session_and_the_link_says_no_longer_va
     assert app_env.stripe.retrieve_checkout_session(session_id).status == "expired"
     again = app_env.http.get(f"{app_env.api}/pay/{request.pay_token}")
     assert again.status_code == 410 and "no longer valid" in again.text
+
+
+def test_real_stripe_dashboard_link(app_env: AppEnv, world: World) -> None:
+    with Session(world.engine) as session:
+        url = stripe_dashboard_url(session, world.who, app_env.stripe)
+    assert url.startswith(app_env.sandbox.base_url) or url.startswith("https://")
+    assert app_env.http.get(url, follow_redirects=True).status_code == 200
