@@ -754,7 +754,7 @@ def paid_through_stripe(app_env: AppEnv, world: World, amount: int = 5000) -> Pa
     )
 
 
-def test_real_refund_through_the_sdk_reverses_the_transfer_and_the_webhook_is_a_no_op(
+def test_real_refund_through_the_sdk_is_counted_once_with_stripes_webhook(
     app_env: AppEnv, world: World
 ) -> None:
     request = paid_through_stripe(app_env, world, 18000)
@@ -765,19 +765,9 @@ def test_real_refund_through_the_sdk_reverses_the_transfer_and_the_webhook_is_a_
     assert app_env.sandbox.deliveries_of("charge.refunded"), "Stripe sent charge.refunded"
     row = request_row(world.engine, request.id or 0)
     assert (row.amount_refunded_cents, row.status) == (2000, "partially_refunded")
-    with Session(world.engine) as session:
-        kinds = list(
-            session.exec(
-                select(PaymentEvent.kind)
-                .where(PaymentEvent.request_id == request.id)
-                .order_by(PaymentEvent.id)  # type: ignore[arg-type]
-            ).all()
-        )
-    # Stripe's charge.refunded webhook races the app's own record of the answer. Either
-    # way the refund is counted once: when it lands after, it is a no-op (no "refunded"
-    # event); when it lands first, the app's record does not add it again (above).
-    if "refunded" in kinds:
-        assert kinds.index("refunded") < kinds.index("refund_succeeded")
+    # Stripe's charge.refunded webhook races the app's own record of Stripe's answer; in
+    # either order the refund is counted once (the amounts above). That a webhook landing
+    # after it is a no-op is shown deterministically with the fake gateway above.
     # The same confirmation again: nothing more; more than is left: refused before Stripe.
     again = refund_request(world.engine, world.who, request.id or 0, 2000, app_env.stripe, confirm)
     assert again.repeated and again.refund_id == first.refund_id
