@@ -8,6 +8,7 @@ its own idempotency key) as a destination charge on the clinician's account, wit
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
@@ -16,7 +17,12 @@ from sqlmodel import Session, select
 from jotpay_app.models import PaymentRequest, Practice, RequestStatus, StripeAccount, utcnow
 from jotpay_app.services import lifecycle
 from jotpay_app.services.money import format_cents
-from jotpay_app.services.stripe_gateway import CheckoutSession, StripeGateway, idempotency_key
+from jotpay_app.services.stripe_gateway import (
+    CheckoutSession,
+    StripeGateway,
+    StripeGatewayError,
+    idempotency_key,
+)
 from jotpay_app.services.timefmt import format_date, to_local
 
 S = RequestStatus
@@ -145,6 +151,12 @@ def open_link(
     )
     request = lifecycle.lock_request(session, request_id)
     assert request is not None
+    if request.status == S.CANCELED:
+        # Canceled while Stripe was answering: the new session must not be used.
+        session.commit()
+        with contextlib.suppress(StripeGatewayError):
+            stripe.expire_checkout_session(checkout.id)
+        return PayLinkOutcome("invalid", practice=practice_name)
     if request.checkout_attempt == attempt and not request.checkout_session_id:
         request.checkout_session_id = checkout.id
         request.checkout_url = checkout.url

@@ -152,11 +152,14 @@ def apply_stripe_event(session: Session, event: dict[str, Any]) -> str:
             return "checkout expired"
         return "ignored"
     if kind == "charge.refunded":
-        request = session.exec(
-            select(PaymentRequest).where(
+        found = session.exec(
+            select(PaymentRequest.id).where(
                 PaymentRequest.payment_intent_id == str(obj.get("payment_intent", ""))
             )
         ).first()
+        # Locked: a refund the app records at the same moment must not be overwritten with
+        # an older total (totals only ever go up).
+        request = lifecycle.lock_request(session, found) if found else None
         if request is None:
             return "unknown request"
         refunded = int(obj.get("amount_refunded") or 0)
