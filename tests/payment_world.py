@@ -96,31 +96,39 @@ def reserve_request_ids(engine: Engine) -> int:
                 {"n": start},
             )
         return start + 1
-    # SQLite hands out max(rowid) + 1: keep a placeholder row (in no practice) at `start`.
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        try:
-            with Session(bind=conn) as session:
-                session.add(
-                    PaymentRequest(
-                        id=start,
-                        practice_id=0,
-                        clinician_id=0,
-                        patient_id=0,
-                        invoice_number=0,
-                        amount_cents=0,
-                        fee_cents=0,
-                        net_cents=0,
-                        reason="id placeholder",
-                        due_date=dt.date(2000, 1, 1),
-                        status="canceled",
-                        pay_token=secrets.token_hex(16),
-                        submit_key=secrets.token_hex(16),
-                    )
-                )
-                session.commit()
-        finally:
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    # SQLite hands out max(rowid) + 1: keep a placeholder row at `start`, in a practice of
+    # its own so that no test counts it.
+    with Session(engine) as session:
+        practice = Practice(name="(id placeholder)")
+        session.add(practice)
+        session.flush()
+        clinician = Clinician(
+            practice_id=practice.id or 0,
+            email=f"placeholder.{start}@example.com",
+            full_name="(id placeholder)",
+            password_hash="!",
+        )
+        patient = Patient(practice_id=practice.id or 0, first_name="(id", last_name="placeholder)")
+        session.add_all([clinician, patient])
+        session.flush()
+        session.add(
+            PaymentRequest(
+                id=start,
+                practice_id=practice.id or 0,
+                clinician_id=clinician.id or 0,
+                patient_id=patient.id or 0,
+                invoice_number=0,
+                amount_cents=0,
+                fee_cents=0,
+                net_cents=0,
+                reason="id placeholder",
+                due_date=dt.date(2000, 1, 1),
+                status="canceled",
+                pay_token=secrets.token_hex(16),
+                submit_key=secrets.token_hex(16),
+            )
+        )
+        session.commit()
     return start + 1
 
 

@@ -273,12 +273,6 @@ def test_stand_in_delivering_every_event_twice_still_pays_once(
     assert (request.fee_cents, request.net_cents) == (175, 4825)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: paylink.confirm_from_checkout reads the request (find_by_token) before "
-    "lifecycle.lock_request, which does not refresh it; a webhook that recorded the payment "
-    "meanwhile is not seen and the thank-you page records it a second time",
-)
 def test_thank_you_page_waiting_on_a_webhook_does_not_record_the_payment_again(
     app_env: AppEnv, pg_engine: Engine
 ) -> None:
