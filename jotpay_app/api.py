@@ -5,6 +5,7 @@ learn of what these routes change through services/changes.py (see live.py)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 from sqlmodel import Session
@@ -15,8 +16,11 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from jotpay_app import patient_pages
-from jotpay_app.services import paylink, webhooks
+from jotpay_app.services import dashboard, paylink, webhooks
+from jotpay_app.services.auth import Identity, identity_for_token
 from jotpay_app.services.db import get_engine
+from jotpay_app.services.errors import NotFoundError
+from jotpay_app.services.invoice_pdf import invoice_data, invoice_pdf
 from jotpay_app.services.stripe_gateway import StripeGateway, StripeGatewayError, construct_event
 from jotpay_app.settings import get_settings
 
@@ -171,6 +175,79 @@ async def pay_canceled(request: Request) -> Response:
     )
 
 
+def _identity(request: Request) -> Identity | None:
+    """The logged-in clinician, from the same session cookie the app uses."""
+    token = request.cookies.get("jotpay_session", "")
+    with Session(get_engine()) as session:
+        return identity_for_token(session, token)
+
+
+def _invoice_pdf(request: Request) -> Response:
+    who = _identity(request)
+    if who is None:
+        return Response("Log in to download invoices.", status_code=401)
+    raw = request.path_params["request_id"]
+    try:
+        with Session(get_engine()) as session:
+            data = invoice_data(session, who, int(raw))
+    except (NotFoundError, ValueError):
+        return Response("Not found", status_code=404)
+    return Response(
+        invoice_pdf(data),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{data.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def invoice_pdf_route(request: Request) -> Response:
+    return await asyncio.to_thread(_invoice_pdf, request)
+
+
+def _csv(request: Request) -> Response:
+    who = _identity(request)
+    if who is None:
+        return Response("Log in to export.", status_code=401)
+    params = request.query_params
+    status = params.get("status", "all")
+
+    def day(name: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(params.get(name, "")) if params.get(name) else None
+        except ValueError:
+            return None
+
+    query = dashboard.RequestQuery(
+        clinician_id=who.clinician_id,
+        tz=who.practice_timezone,
+        sort=params.get("sort", "sent"),
+        direction=params.get("direction", "desc"),
+        statuses=() if status in ("", "all") else (status,),
+        start=day("start"),
+        end=day("end"),
+        search=params.get("search", ""),
+    )
+    try:
+        with Session(get_engine()) as session:
+            body = dashboard.export_csv(session, query)
+    except dashboard.QueryError as exc:
+        return Response(str(exc), status_code=400)
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{dashboard.export_filename(query)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def csv_route(request: Request) -> Response:
+    return await asyncio.to_thread(_csv, request)
+
+
 def create_api() -> Starlette:
     return Starlette(
         routes=[
@@ -181,5 +258,7 @@ def create_api() -> Starlette:
             Route("/pay/{token}", pay, methods=["GET"]),
             Route("/pay/{token}/thanks", pay_thanks, methods=["GET"]),
             Route("/pay/{token}/canceled", pay_canceled, methods=["GET"]),
+            Route("/api/invoices/{request_id}.pdf", invoice_pdf_route, methods=["GET"]),
+            Route("/api/requests.csv", csv_route, methods=["GET"]),
         ]
     )

@@ -6,6 +6,7 @@ import reflex as rx
 
 from jotpay_app.api import create_api
 from jotpay_app.live import live_lifespan
+from jotpay_app.pages.invoice import invoice_page
 from jotpay_app.pages.login import login_page
 from jotpay_app.pages.notes import notes_page
 from jotpay_app.pages.patient_detail import patient_detail_page
@@ -15,6 +16,7 @@ from jotpay_app.pages.schedule import schedule_page
 from jotpay_app.pages.stripe_connect import stripe_return_page
 from jotpay_app.scheduler import scheduler_lifespan
 from jotpay_app.state.base import AuthState
+from jotpay_app.state.invoice import InvoiceState
 from jotpay_app.state.notes import NotesState
 from jotpay_app.state.patients import PatientListState, PatientProfileState
 from jotpay_app.state.payments import PaymentSettingsState
@@ -64,6 +66,12 @@ app.add_page(
     route="/payment-settings",
     title="Payment Settings · JotPay",
     on_load=[AuthState.require_login, PaymentSettingsState.load],
+)
+app.add_page(
+    invoice_page,
+    route="/invoices/[request_id]",
+    title="Invoice · JotPay",
+    on_load=[AuthState.require_login, InvoiceState.load],
 )
 app.add_page(
     stripe_return_page,

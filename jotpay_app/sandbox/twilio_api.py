@@ -412,6 +412,9 @@ class TwilioSandbox:
     ) -> Response:
         try:
             self.authenticate(request, request.path_params["account_sid"])
+            # Read the body first, as a server does: a client that gives up during a hang
+            # has still delivered its request, and Twilio goes on to send it.
+            await request.body()
             await self._apply_fault_before_call()
             return await handler(request)
         except TwilioApiError as error:

@@ -79,6 +79,7 @@ def onboarding_url(
     if account is None:
         clinician = session.get(Clinician, clinician_id)
         assert clinician is not None
+        session.commit()  # no transaction (no lock) while Stripe answers
         state = stripe.create_express_account(
             clinician_id=clinician_id,
             email=clinician.email,
@@ -87,9 +88,9 @@ def onboarding_url(
         account = store_state(session, state, clinician_id)
         assert account is not None
         session.commit()  # keep the account id even if creating the link fails
-    return stripe.create_onboarding_link(
-        account.stripe_account_id, refresh_url=refresh_url, return_url=return_url
-    )
+    account_id = account.stripe_account_id
+    session.commit()  # as above: nothing held while Stripe answers
+    return stripe.create_onboarding_link(account_id, refresh_url=refresh_url, return_url=return_url)
 
 
 def refresh_from_stripe(
@@ -98,5 +99,7 @@ def refresh_from_stripe(
     account = account_for(session, clinician_id)
     if account is None:
         return status_of(None)
-    state = stripe.retrieve_account(account.stripe_account_id)
+    account_id = account.stripe_account_id
+    session.commit()  # nothing held while Stripe answers
+    state = stripe.retrieve_account(account_id)
     return status_of(store_state(session, state, clinician_id))

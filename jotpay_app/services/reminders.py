@@ -43,7 +43,7 @@ from jotpay_app.models import (
     utcnow,
 )
 from jotpay_app.services import changes, lifecycle, paylink, sms_caps
-from jotpay_app.services.errors import NotFoundError
+from jotpay_app.services.errors import FieldErrors, NotFoundError
 from jotpay_app.services.requests import pay_link
 from jotpay_app.services.sms import SentSms, SmsError, reminder_text
 from jotpay_app.services.stripe_gateway import CheckoutSession, StripeGatewayError
@@ -841,3 +841,30 @@ def sweep(
     result.checkouts_checked = checked
     result.payments_recovered = recovered
     return result
+
+
+# -- practice settings -------------------------------------------------------------------------
+def update_practice_reminders(
+    session: Session, practice_id: int, *, days: str, hour: str, max_reminders: str
+) -> Practice:
+    """Practice settings: reminder days after the due date, the hour, the maximum.
+
+    Any clinician of the practice may change them. Raises FieldErrors (nothing saved)."""
+    errors: dict[str, str] = {}
+    parts = [p.strip() for p in days.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and 1 <= int(p) <= 60 for p in parts):
+        errors["days"] = "List days after the due date, like 1, 3, 7 (each 1 to 60)."
+    if not hour.strip().isdigit() or not 8 <= int(hour) <= 19:
+        errors["hour"] = "Choose an hour from 8 to 19 (texts go out between 8:00 and 20:00)."
+    if not max_reminders.strip().isdigit() or not 0 <= int(max_reminders) <= 10:
+        errors["max"] = "Choose a number from 0 to 10."
+    if errors:
+        raise FieldErrors(errors)
+    practice = session.get(Practice, practice_id)
+    if practice is None:
+        raise NotFoundError("Practice not found")
+    practice.reminder_days = ",".join(str(d) for d in sorted({int(p) for p in parts}))
+    practice.reminder_hour = int(hour)
+    practice.max_reminders = int(max_reminders)
+    session.add(practice)
+    return practice
