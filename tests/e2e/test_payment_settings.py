@@ -93,8 +93,10 @@ def test_filter_sort_page_timeline_invoice_and_csv(page: Page, fresh_app: Runnin
     page.select_option("#filter-status", "all")
     page.click("#sort-amount")  # largest first
     expect(page.locator("th[aria-sort='descending']")).to_contain_text("Amount")
-    amounts = [float(a.strip("$").replace(",", ""))
-               for a in rows.locator("td:nth-child(3)").all_inner_texts()]
+    amounts = [
+        float(a.strip("$").replace(",", ""))
+        for a in rows.locator("td:nth-child(3)").all_inner_texts()
+    ]
     assert amounts == sorted(amounts, reverse=True) and amounts[0] > 12.34
     page.click("#sort-amount")  # then smallest first
     expect(page.locator("th[aria-sort='ascending']")).to_contain_text("Amount")
