@@ -22,25 +22,19 @@ from jotpay_app.services.sms import SmsGateway
 from jotpay_app.services.timefmt import format_date, local_today
 from jotpay_app.settings import get_settings
 from jotpay_app.state.base import AuthState
+from jotpay_app.state.request_fields import RequestFieldsMixin
 
 
 @live_state
-class ActionCardState(AuthState):
+class ActionCardState(RequestFieldsMixin, AuthState):
     visible: bool = False
     editing: bool = False
     note_id: int = 0
     appointment_id: int = 0
     patient_id: int = 0
     patient_name: str = ""
-    amount: str = ""
-    reason: str = "Session fee"
-    due_date: str = ""
     needs_mobile: bool = False
     opted_out: bool = False
-    mobile: str = ""
-    consent_given: bool = False
-    consent_method: str = ""
-    errors: dict[str, str] = {}
     submitting: bool = False
     request_id: int = 0
     request_status: str = ""
@@ -60,10 +54,6 @@ class ActionCardState(AuthState):
             return format_date(dt.date.fromisoformat(self.due_date))
         except ValueError:
             return self.due_date
-
-    @rx.var
-    def consent_methods(self) -> list[str]:
-        return list(CONSENT_METHODS)
 
     @rx.var
     def can_submit(self) -> bool:
@@ -112,10 +102,7 @@ class ActionCardState(AuthState):
         self.amount = cents_to_input(fee or 0)
         self.reason = "Session fee"
         self.due_date = (today + dt.timedelta(days=get_settings().default_due_days)).isoformat()
-        self.mobile = ""
-        self.consent_given = False
-        self.consent_method = ""
-        self.errors = {}
+        self._clear_mobile_fields()
         self.editing = False
         return True
 
@@ -157,34 +144,6 @@ class ActionCardState(AuthState):
                     session.add(note)
         self.visible = False
 
-    @rx.event
-    def set_amount(self, value: str) -> None:
-        self.amount = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "amount"}
-
-    @rx.event
-    def set_reason(self, value: str) -> None:
-        self.reason = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "reason"}
-
-    @rx.event
-    def set_due_date(self, value: str) -> None:
-        self.due_date = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "due_date"}
-
-    @rx.event
-    def set_mobile(self, value: str) -> None:
-        self.mobile = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "mobile"}
-
-    @rx.event
-    def set_consent_given(self, value: bool) -> None:
-        self.consent_given = bool(value)
-
-    @rx.event
-    def set_consent_method(self, value: str) -> None:
-        self.consent_method = value
-
     @rx.event(background=True)
     async def submit(self):
         """The check mark. Without Stripe set up, the request is kept (awaiting setup)
@@ -196,14 +155,7 @@ class ActionCardState(AuthState):
             if who is None:
                 return
             self.submitting = True
-            form = request_service.RequestForm(
-                amount=self.amount,
-                reason=self.reason,
-                due_date=self.due_date,
-                mobile=self.mobile,
-                consent_given=self.consent_given,
-                consent_method=self.consent_method,
-            )
+            form = self._form()
             patient_id, appointment_id, note_id = (
                 self.patient_id,
                 self.appointment_id,

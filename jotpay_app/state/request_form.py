@@ -13,12 +13,13 @@ from jotpay_app.services import requests as request_service
 from jotpay_app.services.db import get_engine, session_scope
 from jotpay_app.services.errors import FieldErrors, NotFoundError
 from jotpay_app.services.money import cents_to_input, fee_cents, format_cents, parse_dollars
-from jotpay_app.services.patients import CONSENT_METHODS, get_patient
+from jotpay_app.services.patients import get_patient
 from jotpay_app.services.sms import SmsGateway
 from jotpay_app.services.stripe_gateway import StripeGateway, StripeGatewayError
 from jotpay_app.services.timefmt import local_today
 from jotpay_app.settings import get_settings
 from jotpay_app.state.base import AuthState
+from jotpay_app.state.request_fields import RequestFieldsMixin
 
 
 def safe_next(path: str) -> str:
@@ -40,22 +41,15 @@ def onboarding_redirect(clinician_id: int, next_path: str) -> str:
         )
 
 
-class RequestFormState(AuthState):
+class RequestFormState(RequestFieldsMixin, AuthState):
     is_open: bool = False
     patient_id: int = 0
     patient_name: str = ""
     appointment_id: int = 0
     note_id: int = 0
-    amount: str = ""
-    reason: str = ""
-    due_date: str = ""
     min_due_date: str = ""
     needs_mobile: bool = False
     opted_out: bool = False
-    mobile: str = ""
-    consent_given: bool = False
-    consent_method: str = ""
-    errors: dict[str, str] = {}
     sending: bool = False
     redirecting: bool = False
     # Bumped after each send so pages showing requests know to reload.
@@ -64,10 +58,6 @@ class RequestFormState(AuthState):
     @rx.var
     def quick_reasons(self) -> list[str]:
         return list(request_service.QUICK_REASONS)
-
-    @rx.var
-    def consent_methods(self) -> list[str]:
-        return list(CONSENT_METHODS)
 
     @rx.var
     def fee_preview(self) -> str:
@@ -98,10 +88,7 @@ class RequestFormState(AuthState):
         self.min_due_date = today.isoformat()
         self.needs_mobile = needs_mobile
         self.opted_out = opted_out
-        self.mobile = ""
-        self.consent_given = False
-        self.consent_method = ""
-        self.errors = {}
+        self._clear_mobile_fields()
 
     @rx.event
     def open_for_patient(self, patient_id: int, appointment_id: int = 0, note_id: int = 0):
@@ -170,46 +157,6 @@ class RequestFormState(AuthState):
     def set_open(self, value: bool) -> None:
         if not self.sending:
             self.is_open = value
-
-    @rx.event
-    def set_amount(self, value: str) -> None:
-        self.amount = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "amount"}
-
-    @rx.event
-    def set_reason(self, value: str) -> None:
-        self.reason = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "reason"}
-
-    @rx.event
-    def set_due_date(self, value: str) -> None:
-        self.due_date = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "due_date"}
-
-    @rx.event
-    def set_mobile(self, value: str) -> None:
-        self.mobile = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "mobile"}
-
-    @rx.event
-    def set_consent_given(self, value: bool) -> None:
-        self.consent_given = bool(value)
-        self.errors = {k: v for k, v in self.errors.items() if k != "consent"}
-
-    @rx.event
-    def set_consent_method(self, value: str) -> None:
-        self.consent_method = value
-        self.errors = {k: v for k, v in self.errors.items() if k != "consent"}
-
-    def _form(self) -> request_service.RequestForm:
-        return request_service.RequestForm(
-            amount=self.amount,
-            reason=self.reason,
-            due_date=self.due_date,
-            mobile=self.mobile,
-            consent_given=self.consent_given,
-            consent_method=self.consent_method,
-        )
 
     @rx.event(background=True)
     async def send_request(self):

@@ -543,12 +543,6 @@ def test_twilio_hang_past_the_timeout_then_retry_does_not_send_twice(
     assert [m.twilio_sid for m in sms_rows(world)] == [texts[0]["sid"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the Twilio stand-in's `hang` fault drops the send when the client gives up "
-    "(it reads the form after sleeping and gets ClientDisconnect), although "
-    "docs/sandbox-twilio.md says the send still goes out",
-)
 def test_twilio_hang_fault_still_sends_after_the_client_gave_up(
     app_env: AppEnv, world: World
 ) -> None:
