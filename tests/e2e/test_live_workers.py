@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
-from jotpay_app.models import PaymentRequest
+from jotpay_app.models import PaymentRequest, SmsMessage
 from jotpay_app.services.db import make_engine
 from tests.apphost import RunningApp, backend_worker
 from tests.conftest import needs_service
@@ -77,8 +77,18 @@ def test_webhook_on_one_worker_updates_a_tab_on_another(
     row = page.locator("#patient-payments tbody tr").first
     expect(row).to_have_attribute("data-status", "sent")
 
-    # Idle: nothing arrives while nothing changes.
-    page.wait_for_timeout(1500)
+    # Idle: nothing arrives while nothing changes (once the text's delivery callbacks,
+    # which do change the request's history, have all landed).
+    engine = make_engine(fresh_app.database_url)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with Session(engine) as s:
+            status = s.exec(select(SmsMessage.status).order_by(SmsMessage.id.desc())).first()
+        if status == "delivered":
+            break
+        time.sleep(0.2)
+    engine.dispose()
+    page.wait_for_timeout(1000)
     before = len(frames)
     page.wait_for_timeout(3000)
     idle_events = [f for f in frames[before:] if '"delta"' in f or "event" in f]
