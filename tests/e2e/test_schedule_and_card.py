@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
-from jotpay_app.models import Appointment, Patient, SmsMessage
+from jotpay_app.models import Appointment, Note, Patient, SmsMessage
 from jotpay_app.services.db import make_engine
 from tests.e2e.conftest import RunningApp, log_in
 
@@ -157,3 +157,65 @@ def test_action_card_for_patient_without_number(page: Page, fresh_app: RunningAp
     expect(submit).to_be_enabled()
     submit.click()
     expect(page.locator("#card-status")).to_have_attribute("data-status", "sent")
+
+
+def generate_note_for_first_free_session(page: Page) -> None:
+    page.click("#nav-notes")
+    options = page.locator("#note-appointment option:not([value=''])")
+    expect(options.first).to_be_attached()
+    value = next(
+        o.get_attribute("value")
+        for o in options.all()
+        if "(has a note)" not in (o.inner_text() or "")
+    )
+    page.select_option("#note-appointment", value)
+    page.fill("#note-subjective", "Doing well.")
+    page.fill("#note-plan", "Review in two weeks.")
+    page.click("#generate-note")
+    expect(page.locator("#payment-action-card")).to_be_visible()
+
+
+def test_card_before_stripe_setup_sends_after_onboarding(page: Page, fresh_app: RunningApp) -> None:
+    log_in(page, fresh_app)  # demo@: Stripe not connected yet
+    generate_note_for_first_free_session(page)
+    fill_mobile_if_asked(page, "card")
+    page.get_by_role("button", name="Submit payment request").click()
+    # Kept as awaiting_setup, then onboarding...
+    page.wait_for_url(re.compile(r".*/sandbox/connect/onboarding/.*"))
+    page.click("#submit")
+    # ...and back on the same card, the request has gone out.
+    page.wait_for_url(re.compile(r".*/notes\?note=\d+"))
+    expect(page.locator("#card-status")).to_have_attribute("data-status", "sent")
+
+
+def test_unfinished_onboarding_explains_and_offers_to_continue(
+    page: Page, fresh_app: RunningApp
+) -> None:
+    log_in(page, fresh_app)
+    page.fill("#patient-search", "Bennett")
+    page.get_by_role("link", name="Avery Bennett").click()
+    page.click("#request-payment")
+    page.wait_for_url(re.compile(r".*/sandbox/connect/onboarding/.*"))
+    page.click("#saveAndExit")
+    page.wait_for_url(re.compile(r".*/stripe/return.*"))
+    expect(page.locator("#stripe-missing")).not_to_be_empty()
+    page.click("#continue-setup")
+    page.wait_for_url(re.compile(r".*/sandbox/connect/onboarding/.*"))
+    page.click("#submit")
+    page.wait_for_url(re.compile(r".*/patients/\d+\?request=open"))
+    expect(page.locator("#request-dialog")).to_be_visible()
+
+
+def test_dismissed_card_does_not_come_back(page: Page, fresh_app: RunningApp) -> None:
+    log_in(page, fresh_app, "demo2@jotpay.local")
+    generate_note_for_first_free_session(page)
+    page.get_by_role("button", name="Dismiss").click()
+    expect(page.locator("#payment-action-card")).to_have_count(0)
+    engine = make_engine(fresh_app.database_url)
+    with Session(engine) as s:
+        note_id = s.exec(select(Note.id).order_by(Note.id.desc())).first()
+    engine.dispose()
+    page.goto(f"{fresh_app.frontend_url}/notes?note={note_id}")
+    expect(page.locator("#note-appointment")).to_be_visible()
+    page.wait_for_timeout(500)
+    expect(page.locator("#payment-action-card")).to_have_count(0)
