@@ -396,12 +396,15 @@ class PaymentSettingsState(AuthState):
     async def refund(self):
         async with self:
             amount, key = self.refund_amount, self.refund_key
-        outcome, error = await self._run(
-            "refund",
-            lambda who, rid: actions.refund_request(
-                get_engine(), who, rid, amount, StripeGateway.from_settings(get_settings()), key
-            ),
-        )
+
+        def refund(who: Identity, rid: int) -> actions.RefundOutcome:
+            stripe = StripeGateway.from_settings(get_settings())
+            # A refund whose answer was lost (timeout) is asked again first, with its
+            # original key: pressing Refund again is how the clinician retries it.
+            actions.retry_pending_refunds(get_engine(), who, rid, stripe)
+            return actions.refund_request(get_engine(), who, rid, amount, stripe, key)
+
+        outcome, error = await self._run("refund", refund)
         async with self:
             if error:
                 self.refund_error = error
