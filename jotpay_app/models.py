@@ -234,6 +234,9 @@ class PaymentEvent(SQLModel, table=True):
 class SmsMessage(SQLModel, table=True):
     """Every payment text: recorded before Twilio is called, updated by its callbacks."""
 
+    # The texting caps count a patient's texts over the last days on every send.
+    __table_args__ = (sa.Index("ix_smsmessage_patient_created", "patient_id", "created_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     practice_id: int = Field(foreign_key="practice.id")
     patient_id: int = Field(foreign_key="patient.id", index=True)
