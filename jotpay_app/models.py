@@ -264,9 +264,14 @@ class Refund(SQLModel, table=True):
     stripe_refund_id: str = Field(default="", max_length=255)
     status: str = Field(default="pending", max_length=20)  # pending | succeeded | failed
     failure_reason: str = Field(default="", max_length=255)
+    # Made when the refund dialog opened: a second click on Confirm finds this refund.
+    confirm_key: str | None = Field(default=None, max_length=64)
     created_at: dt.datetime = Field(default_factory=utcnow)
 
-    __table_args__ = (sa.UniqueConstraint("request_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", "number"),
+        sa.UniqueConstraint("request_id", "confirm_key", name="uq_refund_request_confirm_key"),
+    )
 
 
 class ReminderRecord(SQLModel, table=True):

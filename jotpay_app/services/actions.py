@@ -240,26 +240,10 @@ def _refund_amount(amount: int | str, left: int) -> int:
     return cents
 
 
-def _confirm_marker(confirm_key: str) -> str:
-    # Kept in the refund_requested event's detail (hidden from the timeline) until the
-    # Refund table has a column for it.
-    return f"[confirm:{confirm_key}]"
-
-
 def _refund_for_confirm_key(session: Session, request_id: int, confirm_key: str) -> Refund | None:
-    event = session.exec(
-        select(PaymentEvent)
-        .where(
-            PaymentEvent.request_id == request_id,
-            PaymentEvent.kind == "refund_requested",
-            PaymentEvent.detail.contains(_confirm_marker(confirm_key), autoescape=True),  # type: ignore[attr-defined]
-        )
-        .order_by(PaymentEvent.id)  # type: ignore[arg-type]
+    return session.exec(
+        select(Refund).where(Refund.request_id == request_id, Refund.confirm_key == confirm_key)
     ).first()
-    if event is None:
-        return None
-    match = re.search(r"\[refund:(\d+)\]", event.detail)
-    return session.get(Refund, int(match.group(1))) if match else None
 
 
 def _outcome(
@@ -348,6 +332,7 @@ def refund_request(
             amount_cents=cents,
             number=int(number),
             status="pending",
+            confirm_key=confirm_key,
             created_at=utcnow(),
         )
         session.add(refund)
@@ -357,8 +342,7 @@ def refund_request(
             request,
             actor=_actor(who),
             kind="refund_requested",
-            detail=f"Refund #{refund.number} of {format_cents(cents)} "
-            f"[refund:{refund.id}] {_confirm_marker(confirm_key)}",
+            detail=f"Refund #{refund.number} of {format_cents(cents)}",
         )
         session.commit()
         intent_id = request.payment_intent_id
