@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import os
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,16 +24,11 @@ from jotpay_app.services.seed import reseed
 from jotpay_app.services.seed_stripe import seed_connected_clinician
 from jotpay_app.services.stripe_gateway import StripeGateway
 from jotpay_app.settings import get_settings
+from tests.netutil import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 REFLEX = str(ROOT / ".venv" / "bin" / "reflex")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
