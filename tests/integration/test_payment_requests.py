@@ -196,6 +196,12 @@ def test_request_is_texted_then_paid_through_checkout_with_a_receipt(
     assert intent.application_fee_amount == 175
     assert intent.transfer_data.destination == world.account_id
     assert intent.metadata["jotpay_request_id"] == str(request.id)
+    # Nothing about the patient or the care in what Stripe stores: ids and the invoice only.
+    checkout = sandbox_sdk(app_env).v1.checkout.sessions.retrieve(request.checkout_session_id)
+    assert set(intent.metadata.to_dict()) == {"jotpay_request_id", "invoice"}
+    assert set(checkout.metadata.to_dict()) == {"jotpay_request_id", "invoice"}
+    stored = str(intent.to_dict()) + str(checkout.to_dict())
+    assert PATIENT_LAST not in stored and request.reason not in stored
 
 
 def test_thank_you_page_records_the_payment_when_the_webhook_is_late(
