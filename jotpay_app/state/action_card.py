@@ -12,17 +12,16 @@ from sqlmodel import select
 from jotpay_app.live import live_state
 from jotpay_app.models import Appointment, Note, Patient, PaymentRequest, utcnow
 from jotpay_app.services import requests as request_service
-from jotpay_app.services.db import get_engine, session_scope
+from jotpay_app.services.db import session_scope
 from jotpay_app.services.errors import FieldErrors, NotFoundError
 from jotpay_app.services.money import cents_to_input, format_cents, parse_dollars
 from jotpay_app.services.patients import CONSENT_METHODS
 from jotpay_app.services.payments import status_label
 from jotpay_app.services.phones import PhoneError, normalize_mobile
-from jotpay_app.services.sms import SmsGateway
 from jotpay_app.services.timefmt import format_date, local_today
 from jotpay_app.settings import get_settings
 from jotpay_app.state.base import AuthState
-from jotpay_app.state.request_fields import RequestFieldsMixin
+from jotpay_app.state.request_fields import RequestFieldsMixin, send_with_settings, toast
 
 
 @live_state
@@ -161,19 +160,9 @@ class ActionCardState(RequestFieldsMixin, AuthState):
                 self.appointment_id,
                 self.note_id,
             )
-        settings = get_settings()
         try:
             outcome = await asyncio.to_thread(
-                request_service.send_payment_request,
-                get_engine(),
-                who,
-                patient_id=patient_id,
-                form=form,
-                sms=SmsGateway.from_settings(settings),
-                public_base_url=settings.public_base_url,
-                max_cents=settings.max_request_cents,
-                appointment_id=appointment_id,
-                note_id=note_id,
+                send_with_settings, who, form, patient_id, appointment_id, note_id
             )
         except FieldErrors as exc:
             async with self:
@@ -191,13 +180,7 @@ class ActionCardState(RequestFieldsMixin, AuthState):
             self.editing = False
             with session_scope() as session:
                 self._show_request(session.get(PaymentRequest, outcome.request_id))
-        toast = {
-            "success": rx.toast.success,
-            "info": rx.toast.info,
-            "warning": rx.toast.warning,
-            "error": rx.toast.error,
-        }[outcome.level]
-        yield toast(outcome.message)
+        yield toast(outcome.level, outcome.message)
         if outcome.status == "awaiting_setup":
             from jotpay_app.state.request_form import RequestFormState
 

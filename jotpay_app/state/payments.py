@@ -23,6 +23,7 @@ from jotpay_app.services.stripe_gateway import StripeGateway
 from jotpay_app.services.timefmt import local_today
 from jotpay_app.settings import get_settings
 from jotpay_app.state.base import AuthState
+from jotpay_app.state.request_fields import toast
 
 PAGE_SIZE = 25
 SORTABLE = {
@@ -35,12 +36,6 @@ SORTABLE = {
     "Paid": "paid",
     "Fee": "fee",
     "Net": "net",
-}
-_TOASTS = {
-    "success": rx.toast.success,
-    "info": rx.toast.info,
-    "warning": rx.toast.warning,
-    "error": rx.toast.error,
 }
 
 
@@ -351,7 +346,7 @@ class PaymentSettingsState(AuthState):
                 can_text_now=_resend_limits(who.practice_timezone),
             ),
         )
-        yield rx.toast.error(error) if error else _TOASTS[outcome.level](outcome.message)
+        yield rx.toast.error(error) if error else toast(outcome.level, outcome.message)
 
     @rx.event
     def ask_cancel(self) -> None:
@@ -371,7 +366,7 @@ class PaymentSettingsState(AuthState):
         )
         async with self:
             self.confirm_cancel = False
-        yield rx.toast.error(error) if error else _TOASTS[outcome.level](outcome.message)
+        yield rx.toast.error(error) if error else toast(outcome.level, outcome.message)
 
     @rx.event
     def open_refund(self) -> None:

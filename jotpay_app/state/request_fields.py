@@ -4,9 +4,44 @@ Payment form and the note's action card."""
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventSpec
 
+from jotpay_app.services.auth import Identity
+from jotpay_app.services.db import get_engine
 from jotpay_app.services.patients import CONSENT_METHODS
-from jotpay_app.services.requests import RequestForm
+from jotpay_app.services.requests import RequestForm, SendOutcome, send_payment_request
+from jotpay_app.services.sms import SmsGateway
+from jotpay_app.settings import get_settings
+
+_TOAST_BY_LEVEL = {
+    "success": rx.toast.success,
+    "info": rx.toast.info,
+    "warning": rx.toast.warning,
+    "error": rx.toast.error,
+}
+
+
+def toast(level: str, message: str) -> EventSpec:
+    """A toast in the colour a service outcome's level asks for."""
+    return _TOAST_BY_LEVEL.get(level, rx.toast.info)(message)
+
+
+def send_with_settings(
+    who: Identity, form: RequestForm, patient_id: int, appointment_id: int, note_id: int
+) -> SendOutcome:
+    """Send Request with this deployment's settings (blocking: run it in a thread)."""
+    settings = get_settings()
+    return send_payment_request(
+        get_engine(),
+        who,
+        patient_id=patient_id,
+        form=form,
+        sms=SmsGateway.from_settings(settings),
+        public_base_url=settings.public_base_url,
+        max_cents=settings.max_request_cents,
+        appointment_id=appointment_id or None,
+        note_id=note_id or None,
+    )
 
 
 class RequestFieldsMixin(rx.State, mixin=True):

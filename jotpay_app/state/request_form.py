@@ -19,7 +19,7 @@ from jotpay_app.services.stripe_gateway import StripeGateway, StripeGatewayError
 from jotpay_app.services.timefmt import local_today
 from jotpay_app.settings import get_settings
 from jotpay_app.state.base import AuthState
-from jotpay_app.state.request_fields import RequestFieldsMixin
+from jotpay_app.state.request_fields import RequestFieldsMixin, send_with_settings, toast
 
 
 def safe_next(path: str) -> str:
@@ -171,19 +171,9 @@ class RequestFormState(RequestFieldsMixin, AuthState):
             self.sending = True
             form = self._form()
             patient_id, appointment_id, note_id = self.patient_id, self.appointment_id, self.note_id
-        settings = get_settings()
         try:
             outcome = await asyncio.to_thread(
-                request_service.send_payment_request,
-                get_engine(),
-                who,
-                patient_id=patient_id,
-                form=form,
-                sms=SmsGateway.from_settings(settings),
-                public_base_url=settings.public_base_url,
-                max_cents=settings.max_request_cents,
-                appointment_id=appointment_id or None,
-                note_id=note_id or None,
+                send_with_settings, who, form, patient_id, appointment_id, note_id
             )
         except FieldErrors as exc:
             async with self:
@@ -202,13 +192,7 @@ class RequestFormState(RequestFieldsMixin, AuthState):
         from jotpay_app.state.patients import PatientProfileState
 
         yield PatientProfileState.reload
-        toast = {
-            "success": rx.toast.success,
-            "info": rx.toast.info,
-            "warning": rx.toast.warning,
-            "error": rx.toast.error,
-        }[outcome.level]
-        yield toast(outcome.message)
+        yield toast(outcome.level, outcome.message)
         if outcome.status == "awaiting_setup":
             yield RequestFormState.start_onboarding(f"/patients/{patient_id}")
 
