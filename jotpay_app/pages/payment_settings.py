@@ -547,6 +547,16 @@ def detail_panel() -> rx.Component:
     )
 
 
+def settings_field(label: str, key: str, value: rx.Var, on_change, width: str) -> rx.Component:
+    """A labelled input of the practice settings, its error right below it."""
+    return rx.vstack(
+        rx.el.label(label, html_for=f"settings-{key}"),
+        rx.input(id=f"settings-{key}", value=value, on_change=on_change, width=width),
+        field_error(S.settings_errors.get(key, ""), f"settings-{key}-error"),
+        spacing="1",
+    )
+
+
 def practice_settings() -> rx.Component:
     return card(
         rx.heading("Practice settings", size="3", as_="h2"),
@@ -559,41 +569,13 @@ def practice_settings() -> rx.Component:
         ),
         rx.form(
             rx.hstack(
-                rx.vstack(
-                    rx.el.label("Days after the due date", html_for="settings-days"),
-                    rx.input(
-                        id="settings-days",
-                        value=S.reminder_days,
-                        on_change=S.set_reminder_days,
-                        width="10rem",
-                    ),
-                    field_error(S.settings_errors.get("days", ""), "settings-days-error"),
-                    spacing="1",
+                settings_field(
+                    "Days after the due date", "days", S.reminder_days, S.set_reminder_days, "10rem"
                 ),
-                rx.vstack(
-                    rx.el.label("Hour (practice time)", html_for="settings-hour"),
-                    rx.input(
-                        id="settings-hour",
-                        value=S.reminder_hour,
-                        on_change=S.set_reminder_hour,
-                        width="6rem",
-                        input_mode="numeric",
-                    ),
-                    field_error(S.settings_errors.get("hour", ""), "settings-hour-error"),
-                    spacing="1",
+                settings_field(
+                    "Hour (practice time)", "hour", S.reminder_hour, S.set_reminder_hour, "6rem"
                 ),
-                rx.vstack(
-                    rx.el.label("At most", html_for="settings-max"),
-                    rx.input(
-                        id="settings-max",
-                        value=S.max_reminders,
-                        on_change=S.set_max_reminders,
-                        width="6rem",
-                        input_mode="numeric",
-                    ),
-                    field_error(S.settings_errors.get("max", ""), "settings-max-error"),
-                    spacing="1",
-                ),
+                settings_field("At most", "max", S.max_reminders, S.set_max_reminders, "6rem"),
                 rx.button("Save", type="submit", id="settings-save"),
                 align="end",
                 wrap="wrap",
