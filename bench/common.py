@@ -7,6 +7,7 @@ the app's schema with Alembic so the indexes measured are the ones deployed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from jotpay_app.models import (
     Clinician,
@@ -32,6 +33,7 @@ from jotpay_app.models import (
 from jotpay_app.services.db import make_engine
 from jotpay_app.services.migrations import upgrade_to_head
 from jotpay_app.services.money import breakdown
+from tests.pgdb import throwaway_database
 
 BATCH_ROWS = 5_000
 FIRST_NAMES = [
@@ -161,29 +163,9 @@ def postgres_reachable(url: str) -> bool:
         engine.dispose()
 
 
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
+def postgres_database(admin_url: str) -> contextlib.AbstractContextManager[str]:
     """A database created for this run on the server of `admin_url`, dropped afterwards."""
-    name = f"jotpay_bench_{secrets.token_hex(4)}"
-    base = make_url(admin_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade_to_head(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    return throwaway_database(admin_url, prefix="jotpay_bench")
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from jotpay_app.services.db import make_engine
 from jotpay_app.services.migrations import upgrade_to_head
+from tests.pgdb import throwaway_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -53,26 +53,8 @@ def sqlite_engine_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def pg_database_url() -> Iterator[str]:
     """A throwaway PostgreSQL database for this run (never the shared one itself)."""
     base_url = needs_service("TEST_DATABASE_URL", "PostgreSQL")
-    name = f"jotpay_t_{secrets.token_hex(4)}"
-    base = make_url(base_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade_to_head(url)
+    with throwaway_database(base_url) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
