@@ -360,6 +360,28 @@ def refund_dialog() -> rx.Component:
     )
 
 
+def action_button(
+    icon: str,
+    label: str,
+    on_click,
+    element_id: str,
+    *,
+    busy: str = "",
+    danger: bool = False,
+) -> rx.Component:
+    """One of the detail panel's actions; shows progress while its action runs."""
+    return rx.button(
+        rx.icon(icon, size=14),
+        label,
+        on_click=on_click,
+        size="1",
+        variant="soft",
+        color_scheme="red" if danger else None,
+        loading=(S.busy == busy) if busy else False,
+        id=element_id,
+    )
+
+
 def detail_panel() -> rx.Component:
     d = S.detail
     status = d.status.to(str)
@@ -416,61 +438,34 @@ def detail_panel() -> rx.Component:
                     rx.hstack(
                         rx.cond(
                             can_resend,
-                            rx.button(
-                                rx.icon("send", size=14),
-                                "Resend",
-                                on_click=S.resend,
-                                size="1",
-                                variant="soft",
-                                loading=S.busy == "resend",
-                                id="action-resend",
+                            action_button(
+                                "send", "Resend", S.resend, "action-resend", busy="resend"
                             ),
                         ),
                         rx.cond(
                             can_cancel,
-                            rx.button(
-                                rx.icon("copy", size=14),
-                                "Copy link",
-                                on_click=S.copy_link,
-                                size="1",
-                                variant="soft",
-                                id="action-copy-link",
-                            ),
+                            action_button("copy", "Copy link", S.copy_link, "action-copy-link"),
                         ),
                         rx.cond(
                             status == "overdue",
-                            rx.button(
-                                rx.icon("bell", size=14),
+                            action_button(
+                                "bell",
                                 "Send reminder now",
-                                on_click=S.remind_now,
-                                size="1",
-                                variant="soft",
-                                loading=S.busy == "remind",
-                                id="action-remind",
+                                S.remind_now,
+                                "action-remind",
+                                busy="remind",
                             ),
                         ),
                         rx.cond(
                             can_refund,
-                            rx.button(
-                                rx.icon("undo-2", size=14),
-                                "Refund",
-                                on_click=S.open_refund,
-                                size="1",
-                                variant="soft",
-                                color_scheme="red",
-                                id="action-refund",
+                            action_button(
+                                "undo-2", "Refund", S.open_refund, "action-refund", danger=True
                             ),
                         ),
                         rx.cond(
                             can_cancel,
-                            rx.button(
-                                rx.icon("x", size=14),
-                                "Cancel request",
-                                on_click=S.ask_cancel,
-                                size="1",
-                                variant="soft",
-                                color_scheme="red",
-                                id="action-cancel",
+                            action_button(
+                                "x", "Cancel request", S.ask_cancel, "action-cancel", danger=True
                             ),
                         ),
                         rx.link(
